@@ -1,0 +1,143 @@
+// Command wampd runs the wampd WAMP v2 router.
+//
+// With no arguments it serves WAMP over WebSocket at ws://localhost:8080/ws
+// and over RawSocket at tcp://localhost:8081, with one realm "realm1" open to
+// anonymous clients: what the WAMP programming guide's examples connect to.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/wampd/wampd/engine"
+	"github.com/wampd/wampd/netpoll"
+)
+
+// options are the command line settings.
+type options struct {
+	ws, wsPath, rawsocket, realm, logLevel string
+	anonymous                              bool
+	tickets                                ticketFlag
+	maxMessage, maxPending                 int
+	compression                            bool
+	shutdownGrace                          time.Duration
+}
+
+// ticketFlag collects repeated -ticket authid:ticket[:role] flags.
+type ticketFlag map[string]engine.TicketUser
+
+func (t ticketFlag) String() string { return fmt.Sprintf("%d users", len(t)) }
+
+func (t ticketFlag) Set(v string) error {
+	parts := strings.SplitN(v, ":", 3)
+	if len(parts) < 2 || parts[0] == "" || parts[1] == "" {
+		return errors.New("want authid:ticket[:role]")
+	}
+	role := "user"
+	if len(parts) == 3 && parts[2] != "" {
+		role = parts[2]
+	}
+	t[parts[0]] = engine.TicketUser{Ticket: parts[1], Role: role}
+	return nil
+}
+
+func parseFlags(args []string) (options, error) {
+	o := options{tickets: ticketFlag{}}
+	fs := flag.NewFlagSet("wampd", flag.ContinueOnError)
+	fs.StringVar(&o.ws, "ws", "localhost:8080", "WebSocket listen address ('' disables)")
+	fs.StringVar(&o.wsPath, "ws-path", "/ws", "WebSocket URL path")
+	fs.StringVar(&o.rawsocket, "rawsocket", "localhost:8081", "RawSocket listen address ('' disables)")
+	fs.StringVar(&o.realm, "realm", "realm1", "the realm clients join")
+	fs.BoolVar(&o.anonymous, "anonymous", true, "allow anonymous authentication")
+	fs.Var(o.tickets, "ticket", "ticket user authid:ticket[:role] (repeatable)")
+	fs.IntVar(&o.maxMessage, "max-message", 16<<20, "largest WAMP message accepted, in bytes")
+	fs.IntVar(&o.maxPending, "max-pending", 8<<20, "outbound bytes queued per connection before the slow-consumer policy applies")
+	fs.BoolVar(&o.compression, "compression", true, "offer WebSocket permessage-deflate")
+	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", 3*time.Second, "how long shutdown waits for clients to say GOODBYE")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if o.ws == "" && o.rawsocket == "" {
+		return o, errors.New("both -ws and -rawsocket are disabled: nothing to serve")
+	}
+	return o, nil
+}
+
+func main() {
+	o, err := parseFlags(os.Args[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "wampd:", err)
+		os.Exit(2)
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "wampd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return fmt.Errorf("-log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	router, err := engine.NewRouter(engine.Config{
+		Logger: log,
+		Realms: []engine.RealmConfig{{
+			Name:      o.realm,
+			Anonymous: o.anonymous,
+			Tickets:   o.tickets,
+		}},
+	})
+	if err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	srv, err := netpoll.Listen(ctx, netpoll.Config{
+		WebSocketAddr:      o.ws,
+		WebSocketPath:      o.wsPath,
+		RawSocketAddr:      o.rawsocket,
+		MaxMessageSize:     o.maxMessage,
+		MaxPendingBytes:    o.maxPending,
+		DisableCompression: !o.compression,
+		Logger:             log,
+	}, router)
+	if err != nil {
+		return err
+	}
+	addrs := srv.Addrs()
+	if o.ws != "" && len(addrs) > 0 {
+		log.Info("listening", "transport", "websocket", "addr", addrs[0].String(), "url", "ws://"+addrs[0].String()+o.wsPath)
+		addrs = addrs[1:]
+	}
+	if o.rawsocket != "" && len(addrs) > 0 {
+		log.Info("listening", "transport", "rawsocket", "addr", addrs[0].String(), "url", "tcp://"+addrs[0].String())
+	}
+	log.Info("wampd ready", "realm", o.realm, "anonymous", o.anonymous, "ticket_users", len(o.tickets))
+
+	<-ctx.Done()
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownGrace)
+	defer cancel()
+	router.Shutdown(sctx)
+	return srv.Stop(sctx)
+}

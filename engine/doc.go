@@ -1,0 +1,77 @@
+package engine
+
+// # Threads
+//
+// Each connection's Handle and Closed run on the connection's event loop,
+// one message at a time; different connections run concurrently. A peer's
+// decode Message and encode buffers are loop-owned (no lock). Work for
+// another session (an EVENT, INVOCATION, RESULT) is encoded in the sending
+// loop's buffers and queued with the target's Conn.Send, which copies.
+// Two goroutines besides the loops touch a peer: an Authenticator's Verify
+// answer (any goroutine) and Router.Shutdown; both encode into fresh buffers.
+//
+// # Session state machine (per connection, peer.state)
+//
+//	idle --HELLO anonymous--> established          (WELCOME)
+//	idle --HELLO ticket/...--> challenged          (CHALLENGE)
+//	challenged --AUTHENTICATE--> verifying          (Verify running)
+//	verifying --done(ok)--> established             (WELCOME)
+//	verifying --done(err)--> idle                   (ABORT authentication_failed)
+//	idle --HELLO bad realm / no method--> idle      (ABORT no_such_realm / no_auth_method)
+//	established --GOODBYE--> idle                   (GOODBYE goodbye_and_out; transport stays)
+//	established --Shutdown--> closing --GOODBYE--> dead
+//	any --violation--> dead                         (ABORT protocol_violation, Conn.Close)
+//	any --Closed--> dead
+//
+// # Lock order
+//
+// Locks are taken in this order and never the other way round:
+//
+//	Router.mu  →  peer.mu  →  realm.mu
+//	shard.mu (broker/dealer exact maps), taken alone
+//	session.mu (one at a time: never two session locks at once)
+//
+// No lock is held across Conn.Send or Conn.Close, and no lock is held while
+// calling an Authenticator or Authorizer. The publish path takes one shard
+// read lock to find the subscription and then reads its copy-on-write member
+// list without any lock. The call path takes the caller's and then the
+// callee's session.mu, one after the other, each for a map operation.
+//
+// # Back-pressure (Conn.Send returning false)
+//
+//   - EVENT: dropped for that subscriber and counted in its session's
+//     droppedEvents (slow consumer); other subscribers are unaffected.
+//   - INVOCATION: the invocation is taken back and the caller gets ERROR
+//     wamp.error.canceled at once, with a message saying the callee is not
+//     accepting invocations. A call is never silently lost.
+//   - RESULT or ERROR to a caller, and any reply to a client's own request
+//     (SUBSCRIBED, REGISTERED, ...): the client is not reading its answers,
+//     so its connection is closed (which ends its session and cleans up).
+//
+// # Pending calls
+//
+// See pendingCall: it sits in the caller's and the callee's tables with one
+// reference each; whoever takes it out of the caller's table sends the one
+// answer. When a callee leaves, every call waiting on it gets ERROR
+// wamp.error.canceled ["callee disconnected"]; when a caller leaves, its
+// calls are forgotten and late YIELDs are dropped.
+//
+// # Extension points (Advanced Profile)
+//
+//   - Features: features.go is the one list advertised in WELCOME; a feature
+//     is added there when it works.
+//   - Pattern subscriptions/registrations: trie.go's patternIndex (prefix
+//     and wildcard, cached by generation) is consulted after the exact maps;
+//     subscribe/register currently answer wamp.error.invalid_argument for a
+//     match policy other than exact.
+//   - Shared registrations: registration.pick() chooses the callee; a
+//     registration grows a callee list and an invoke policy.
+//   - Progressive results, timeouts, cancel: pendingCall (dealer.go) is the
+//     single place a call's life is decided: keep it on progress, take it
+//     from the caller's table on timeout/cancel (and send INTERRUPT).
+//   - Disclosure and black/whitelisting: fanout (broker.go) and call build
+//     EVENT/INVOCATION Details in one place each.
+//   - Meta API: realm.sessions lists sessions; session.droppedEvents is the
+//     slow-consumer counter. Router-internal callees and router-originated
+//     events need a session whose Conn delivers to Go code instead of a socket
+//     (an in-process Conn), which this package can attach like any other.
