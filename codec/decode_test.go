@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// jsonTo re-encodes a JSON message in k through the codec, so error cases
+// jsonIn re-encodes a JSON message in k through the codec, so error cases
 // written once in JSON are checked in every serializer.
 func jsonIn(t *testing.T, k Kind, s string) []byte {
 	t.Helper()
@@ -237,6 +237,9 @@ func TestDictLookups(t *testing.T) {
 			d.Bool("acknowledge")
 			d.Uint("timeout")
 			d.StringBytes("match", nil)
+			r, _ := d.Lookup("eligible")
+			_ = r.EachElem(func(e Raw) bool { _, err := e.Uint(); return err == nil })
+			_ = nested.EachField(func(key []byte, v Raw) bool { return len(key) > 0 })
 		})
 		if allocs != 0 {
 			t.Errorf("%s lookups allocate %v", k, allocs)

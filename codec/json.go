@@ -105,6 +105,9 @@ func (r *rd) jsonString(t *token) error {
 	start := i
 	ascii := true
 	for {
+		for i < len(b) && jsonPlain[b[i]] {
+			i++
+		}
 		if i >= len(b) {
 			return r.errf("unterminated string")
 		}
@@ -144,6 +147,15 @@ func (r *rd) jsonString(t *token) error {
 		}
 	}
 }
+
+// jsonPlain marks the bytes a string scan passes over without a look:
+// printable ASCII other than '"' and '\\'.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func isHex4(b []byte) bool {
 	for _, c := range b[:4] {
@@ -458,7 +470,7 @@ func jsonAppendStr(dst, s []byte) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < 0x80 {
+		if jsonPlain[c] {
 			i++
 			continue
 		}

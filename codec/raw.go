@@ -179,7 +179,7 @@ func (r Raw) eachField(fn func([]byte, Raw) bool) error {
 	if err != nil {
 		return err
 	}
-	var buf [128]byte
+	var buf []byte // only JSON keys with escapes need it
 	for {
 		more, err := rr.next(&it)
 		if err != nil || !more {
@@ -195,7 +195,8 @@ func (r Raw) eachField(fn func([]byte, Raw) bool) error {
 		}
 		key := k.s
 		if k.esc {
-			key = jsonUnescape(buf[:0], k.s)
+			buf = jsonUnescape(buf[:0], k.s)
+			key = buf
 		}
 		if !fn(key, Raw{r.Kind, v}) {
 			return nil

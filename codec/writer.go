@@ -195,6 +195,7 @@ func transcode(dst []byte, to Kind, src Raw) ([]byte, error) {
 		return dst, fmt.Errorf("%w: transcode %s to %s", errKind, src.Kind, to)
 	}
 	if src.Kind == to {
+		// Raw values come from Decode, which validated them: copy as is.
 		return append(dst, src.Bytes...), nil
 	}
 	r := newReader(src.Kind, src.Bytes)

@@ -77,6 +77,12 @@ func (p *peer) Handle(msg []byte) {
 	}
 	switch p.state.Load() {
 	case stateEstablished:
+		if m.Type == codec.Abort {
+			// A client that gives up (Autobahn does after an error of its
+			// own) ends its session: no reply to an ABORT, just clean up.
+			p.aborted(string(m.URI))
+			return
+		}
 		p.handleSession(p.sess.Load(), m)
 	case stateIdle:
 		switch m.Type {
@@ -152,6 +158,25 @@ func (p *peer) violation(reason string) {
 	p.send(p.conn, p.kind, a)
 	if s != nil {
 		p.leave(s, "protocol violation")
+	}
+	p.conn.Close()
+}
+
+// aborted ends the session of a client that sent ABORT and closes its
+// transport. Unlike violation, nothing is sent back.
+func (p *peer) aborted(reason string) {
+	p.mu.Lock()
+	if p.state.Load() == stateDead {
+		p.mu.Unlock()
+		return
+	}
+	s := p.sess.Swap(nil)
+	p.setStateLocked(stateDead)
+	p.attempt++
+	p.mu.Unlock()
+	p.r.log.Info("client aborted its session", "reason", reason, "peer", p.conn.Transport().Peer)
+	if s != nil {
+		p.leave(s, "client abort")
 	}
 	p.conn.Close()
 }
