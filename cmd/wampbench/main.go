@@ -89,7 +89,7 @@ func parseFlags(scenario string, args []string) (load.Config, options, error) {
 	fs.StringVar(&cfg.Router, "router", "router", "router name for reports")
 	fs.IntVar(&cfg.RouterPID, "router-pid", 0, "router process ID: its CPU and RSS are read from /proc")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured phase")
-	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "warm-up before the measured phase")
+	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "warm-up before the measured phase (not with -count: a count-bounded run is measured whole)")
 	fs.Uint64Var(&cfg.Count, "count", 0, "stop after this many events published / calls made (0: by -duration)")
 	fs.DurationVar(&cfg.Interval, "interval", 500*time.Millisecond, "sampling interval of the time series and progress line")
 	fs.DurationVar(&cfg.DrainTimeout, "drain", 3*time.Second, "at the end, how long to wait for in-flight events and calls")
