@@ -191,8 +191,8 @@ func TestDictLookups(t *testing.T) {
 		if v, ok := d.String("kéy"); !ok || v != "v" {
 			t.Errorf("%s escaped key %q %v", k, v, ok)
 		}
-		if r, ok := d.Lookup("nul"); !ok || !r.IsNull() {
-			t.Errorf("%s null %v", k, ok)
+		if _, ok := d.Lookup("nul"); ok {
+			t.Errorf("%s an option set to null reads as present", k)
 		}
 		var ids []uint64
 		r, _ := d.Lookup("eligible")
@@ -284,5 +284,36 @@ func TestRawAccessors(t *testing.T) {
 	// A JSON binary written with escaped slashes reads the same.
 	if v, err := (Raw{JSON, []byte(`"\u0000\/w=="`)}).Binary(nil); err != nil || string(v) != "\xff" {
 		t.Errorf("escaped slash binary %x %v", v, err)
+	}
+}
+
+// JavaScript clients (wampy with msgpackr or cbor-x) send options whose value
+// is undefined: MessagePack fixext 1 type 0 (d4 00 00), CBOR simple value 23
+// (f7). Both decode, and the option reads as absent, like null.
+func TestUndefinedOptionIsAbsent(t *testing.T) {
+	cases := map[Kind]string{
+		// [32, 1, {"match": undefined}, "a.b"] as msgpackr and cbor-x write it.
+		MsgPack: "942001de0001a56d61746368d40000a3612e62",
+		CBOR:    "84182001b90001656d61746368f763612e62",
+	}
+	for k, h := range cases {
+		b, err := hex.DecodeString(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m Message
+		if err := Decode(k, b, &m); err != nil {
+			t.Fatalf("%v: %v", k, err)
+		}
+		if m.Type != Subscribe || string(m.URI) != "a.b" {
+			t.Fatalf("%v: decoded %v %q", k, m.Type, m.URI)
+		}
+		if _, ok := m.Details.Lookup("match"); ok {
+			t.Fatalf("%v: undefined option reads as present", k)
+		}
+		out, err := Transcode(nil, JSON, m.Details.Raw)
+		if err != nil || string(out) != `{"match":null}` {
+			t.Fatalf("%v: transcoded to %s, %v", k, out, err)
+		}
 	}
 }

@@ -18,6 +18,9 @@ func (r *rd) mpPeek() (vtype, error) {
 	if r.p >= len(r.b) {
 		return tInvalid, r.errf("unexpected end of input")
 	}
+	if mpUndefined(r.b[r.p:]) {
+		return tNull, nil
+	}
 	switch msgp.NextType(r.b[r.p:]) {
 	case msgp.NilType:
 		return tNull, nil
@@ -42,6 +45,11 @@ func (r *rd) mpScalar(t *token) error {
 	var rest []byte
 	var err error
 	*t = token{}
+	if mpUndefined(b) {
+		t.t = tNull
+		r.p += 3
+		return nil
+	}
 	switch msgp.NextType(b) {
 	case msgp.NilType:
 		t.t = tNull
@@ -117,3 +125,10 @@ func (r *rd) mpBegin(isMap bool) (iter, error) {
 
 // MessagePack writer helpers are msgp's Append* functions, used directly by
 // the writer in writer.go.
+
+// mpUndefined reports whether b starts with JavaScript's undefined as msgpackr
+// (wampy's MessagePack library) writes it: fixext 1 of extension type 0. It is
+// read as null; every other extension type is rejected.
+func mpUndefined(b []byte) bool {
+	return len(b) >= 3 && b[0] == 0xd4 && b[1] == 0x00
+}

@@ -35,7 +35,10 @@ func (r Raw) lookup(key string) (Raw, bool) {
 			return Raw{}, false
 		}
 		if keyEquals(&k, key) {
-			return Raw{r.Kind, v}, true
+			// An option set to null (JavaScript clients send undefined
+			// options that way) is the same as an option left out.
+			found := Raw{r.Kind, v}
+			return found, !found.isNull()
 		}
 	}
 }
@@ -70,8 +73,10 @@ func (r Raw) isNull() bool {
 	if len(r.Bytes) == 0 {
 		return true
 	}
-	t, err := r.scalarTok()
-	return err == nil && t.t == tNull
+	// Peek at the type only: no token, no error value, no allocation.
+	rd := r.reader()
+	vt, err := rd.peek()
+	return err == nil && vt == tNull
 }
 
 func typeErr(t token, want string) error {

@@ -47,6 +47,11 @@ func (r *rd) mpSkip() error {
 			size = 2
 		case 0xc6, 0xdb, 0xdd, 0xdf:
 			size = 4
+		case 0xd4:
+			if !mpUndefined(b[r.p:]) {
+				return r.errf("unsupported MessagePack type (extension or invalid byte)")
+			}
+			head = 3
 		default:
 			return r.errf("unsupported MessagePack type (extension or invalid byte)")
 		}

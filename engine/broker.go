@@ -1,26 +1,51 @@
 package engine
 
 import (
-	"github.com/wampd/wampd/codec"
+	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/wampd/wampd/codec"
 )
 
 // broker routes events of one realm.
+//
+// Subscriptions live in two indexes: exact ones in a sharded map (publish
+// takes one shard read lock), prefix and wildcard ones in a patternIndex
+// (tries plus a match cache invalidated by a generation counter), consulted
+// only while at least one pattern subscription exists. Every change to the
+// set of subscriptions or to their member lists is serialized by mu, so meta
+// events and the meta procedures see one consistent order; publishers never
+// take mu.
+//
+// Lock order: broker.mu → shard.mu and broker.mu → patternIndex.mu. The
+// event store's locks (broker_history.go) are taken alone.
 type broker struct {
 	r     *Router
+	rl    *realm // set by registerSubscriptionMeta: the realm meta events go to
 	exact *shardedMap[*subscription]
-	// Extension point: prefix and wildcard subscriptions go in pattern tries
-	// (see trie.go) consulted after the exact map, with a match cache keyed
-	// by topic and invalidated by the tries' generation counter.
+	index patternIndex[*subscription]
+	// npatterns counts live pattern subscriptions: while it is zero a
+	// publish does not look at the tries at all.
+	npatterns atomic.Int64
+
+	mu       sync.Mutex
+	patterns map[patternKey]*subscription // prefix and wildcard, by (policy, pattern)
+	byID     map[codec.ID]*subscription   // every subscription, for the meta API
+
+	// store keeps event history and retained events; nil when both are off.
+	store *eventStore
 }
 
 // subscription is one topic (and match policy) with all its subscribers.
 // They share the subscription ID, so one encoded EVENT serves them all.
 type subscription struct {
-	id    codec.ID
-	topic string
+	id      codec.ID
+	topic   string
+	match   MatchPolicy
+	created time.Time
 	// members is copy-on-write: publishers Load it without a lock; writers
-	// replace it while holding the owning shard's write lock.
+	// replace it while holding broker.mu.
 	members atomic.Pointer[[]*member]
 }
 
@@ -31,41 +56,67 @@ type member struct {
 	ready atomic.Bool
 }
 
-func newBroker(r *Router) *broker {
-	return &broker{r: r, exact: newShardedMap[*subscription]()}
+func newBroker(r *Router, rc *RealmConfig) *broker {
+	return &broker{
+		r:        r,
+		exact:    newShardedMap[*subscription](),
+		patterns: make(map[patternKey]*subscription),
+		byID:     make(map[codec.ID]*subscription),
+		store:    newEventStore(rc),
+	}
 }
 
-// subscribe adds s to topic's subscription, creating it when needed. It
-// returns the existing subscription when s already has it.
-func (b *broker) subscribe(s *session, topic []byte) (*subscription, *member) {
-	sh := b.exact.shardOf(topic)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	sub := sh.m[string(topic)]
-	if sub == nil {
-		sub = &subscription{id: b.r.nextRouterID(), topic: string(topic)}
-		empty := []*member{}
-		sub.members.Store(&empty)
-		sh.m[sub.topic] = sub
+// subscribe adds s to the subscription of (policy, topic), creating it when
+// needed (created reports that). m is nil when s already had it.
+func (b *broker) subscribe(s *session, policy MatchPolicy, topic []byte) (sub *subscription, m *member, created bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if policy == MatchExact {
+		sh := b.exact.shardOf(topic)
+		sh.mu.RLock()
+		sub = sh.m[string(topic)]
+		sh.mu.RUnlock()
+		if sub == nil {
+			sub = b.newSubscriptionLocked(policy, topic)
+			sh.mu.Lock()
+			sh.m[sub.topic] = sub
+			sh.mu.Unlock()
+			created = true
+		}
+	} else {
+		sub = b.patterns[patternKey{policy, string(topic)}]
+		if sub == nil {
+			sub = b.newSubscriptionLocked(policy, topic)
+			b.patterns[patternKey{policy, sub.topic}] = sub
+			b.index.add(policy, sub.topic, sub)
+			b.npatterns.Add(1)
+			created = true
+		}
 	}
 	if _, dup := s.subs[sub.id]; dup {
-		return sub, nil
+		return sub, nil, created
 	}
-	m := &member{s: s}
+	m = &member{s: s}
 	old := *sub.members.Load()
 	next := make([]*member, len(old), len(old)+1)
 	copy(next, old)
 	next = append(next, m)
 	sub.members.Store(&next)
-	return sub, m
+	return sub, m, created
 }
 
-// unsubscribe removes s from sub; an empty subscription is deleted.
+func (b *broker) newSubscriptionLocked(policy MatchPolicy, topic []byte) *subscription {
+	sub := &subscription{id: b.r.nextRouterID(), topic: string(topic), match: policy, created: time.Now()}
+	empty := []*member{}
+	sub.members.Store(&empty)
+	b.byID[sub.id] = sub
+	return sub
+}
+
+// unsubscribe removes s from sub; an empty subscription is deleted. It
+// publishes the subscription meta events (also when a session leaves).
 func (b *broker) unsubscribe(s *session, sub *subscription) {
-	key := []byte(sub.topic)
-	sh := b.exact.shardOf(key)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
+	b.mu.Lock()
 	old := *sub.members.Load()
 	next := make([]*member, 0, len(old))
 	for _, m := range old {
@@ -73,18 +124,74 @@ func (b *broker) unsubscribe(s *session, sub *subscription) {
 			next = append(next, m)
 		}
 	}
-	sub.members.Store(&next)
-	if len(next) == 0 && sh.m[sub.topic] == sub {
-		delete(sh.m, sub.topic)
+	removed := len(next) != len(old)
+	if removed {
+		sub.members.Store(&next)
+	}
+	deleted := false
+	if len(next) == 0 && b.byID[sub.id] == sub {
+		delete(b.byID, sub.id)
+		if sub.match == MatchExact {
+			key := []byte(sub.topic)
+			sh := b.exact.shardOf(key)
+			sh.mu.Lock()
+			if sh.m[sub.topic] == sub {
+				delete(sh.m, sub.topic)
+			}
+			sh.mu.Unlock()
+		} else {
+			delete(b.patterns, patternKey{sub.match, sub.topic})
+			b.index.remove(sub.match, sub.topic, sub)
+			b.npatterns.Add(-1)
+		}
+		deleted = true
+	}
+	b.mu.Unlock()
+	if removed {
+		b.metaUnsubscribed(s, sub, deleted)
 	}
 }
 
-func (p *peer) subscribe(s *session, m *codec.Message) {
-	if match, ok := m.Details.StringBytes("match", nil); ok && string(match) != "exact" {
-		p.replyError(codec.Subscribe, m.Request, uriInvalidArgument, "match policy not supported")
-		return
+// lookup returns the subscription of (policy, topic), or nil.
+func (b *broker) lookup(policy MatchPolicy, topic string) *subscription {
+	if policy == MatchExact {
+		sub, _ := b.exact.get([]byte(topic))
+		return sub
 	}
-	if !validURI(m.URI) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.patterns[patternKey{policy, topic}]
+}
+
+// byIDLookup returns the subscription with id, or nil.
+func (b *broker) subscriptionByID(id codec.ID) *subscription {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.byID[id]
+}
+
+// validTopic checks a SUBSCRIBE topic for its match policy: a pattern may
+// have empty components (wildcards, or a prefix ending in '.').
+func validTopic(policy MatchPolicy, topic []byte) bool {
+	if policy == MatchExact {
+		return validURI(topic)
+	}
+	return len(topic) > 0 && validPatternURI(topic)
+}
+
+func (p *peer) subscribe(s *session, m *codec.Message) {
+	policy := MatchExact
+	// A null match (wampy sends CBOR undefined for an unset option) is exact.
+	if raw, ok := m.Details.Lookup("match"); ok && !raw.IsNull() {
+		str, err := raw.Str(nil)
+		pol, known := parseMatch(str)
+		if err != nil || !known {
+			p.replyError(codec.Subscribe, m.Request, uriInvalidArgument, "unknown match policy (exact, prefix or wildcard)")
+			return
+		}
+		policy = pol
+	}
+	if !validTopic(policy, m.URI) {
 		p.replyError(codec.Subscribe, m.Request, uriInvalidURI, "invalid topic URI")
 		return
 	}
@@ -92,7 +199,9 @@ func (p *peer) subscribe(s *session, m *codec.Message) {
 		p.replyError(codec.Subscribe, m.Request, uriNotAuthorized, "not authorized to subscribe")
 		return
 	}
-	sub, mem := s.realm.broker.subscribe(s, m.URI)
+	getRetained, _ := m.Details.Bool("get_retained")
+	b := s.realm.broker
+	sub, mem, created := b.subscribe(s, policy, m.URI)
 	s.subs[sub.id] = sub
 	r := &p.out
 	r.Reset()
@@ -103,6 +212,12 @@ func (p *peer) subscribe(s *session, m *codec.Message) {
 	if mem != nil {
 		mem.ready.Store(true)
 	}
+	if getRetained {
+		p.sendRetained(s, sub)
+	}
+	if mem != nil {
+		b.metaSubscribed(s, sub, created)
+	}
 }
 
 func (p *peer) unsubscribe(s *session, m *codec.Message) {
@@ -112,69 +227,107 @@ func (p *peer) unsubscribe(s *session, m *codec.Message) {
 		return
 	}
 	delete(s.subs, m.Subscription)
-	s.realm.broker.unsubscribe(s, sub)
 	r := &p.out
 	r.Reset()
 	r.Type = codec.Unsubscribed
 	r.Request = m.Request
+	// The member leaves before UNSUBSCRIBED is queued, so no EVENT follows it.
+	s.realm.broker.unsubscribe(s, sub)
 	p.reply(r)
 }
 
-// publish routes one PUBLISH. The EVENT is encoded at most once per
-// serializer in use among the subscribers and the same bytes are queued to
-// each; the payload is forwarded raw (transcoded only for a different
-// serializer). No allocation.
+// publication is one PUBLISH being routed.
+type publication struct {
+	id   codec.ID
+	from *session
+	msg  *codec.Message
+	opts *pubOptions
+}
+
+// publish routes one PUBLISH. Every matching subscription (the exact one,
+// then prefix and wildcard ones) gets one EVENT, encoded at most once per
+// serializer in use among its subscribers; the same bytes are queued to
+// each. The payload is forwarded raw (transcoded only for a different
+// serializer). No allocation for a plain publish to an exact subscription.
 func (p *peer) publish(s *session, m *codec.Message) {
-	ack, _ := m.Details.Bool("acknowledge")
+	var o pubOptions
+	err := o.parse(m.Details)
+	defer o.release()
+	if err != nil {
+		if o.ack {
+			p.replyError(codec.Publish, m.Request, uriInvalidArgument, err.Error())
+		}
+		return
+	}
+	if o.ppt[0].Bytes != nil && !s.internal && s.dl.feat&featPublisherPPT == 0 {
+		// Spec: passthru without announcing it in HELLO is a protocol error.
+		p.violation("PUBLISH with ppt_scheme from a publisher that did not announce payload_passthru_mode")
+		return
+	}
 	if !validURI(m.URI) {
-		if ack {
+		if o.ack {
 			p.replyError(codec.Publish, m.Request, uriInvalidURI, "invalid topic URI")
 		}
 		return
 	}
-	if az := s.realm.authorizer; az != nil && !az.Authorize(&s.ident, ActionPublish, m.URI) {
-		if ack { // unacknowledged publications fail silently (spec)
+	if az := s.realm.authorizer; az != nil && !s.internal && !az.Authorize(&s.ident, ActionPublish, m.URI) {
+		if o.ack { // unacknowledged publications fail silently (spec)
 			p.replyError(codec.Publish, m.Request, uriNotAuthorized, "not authorized to publish")
 		}
 		return
 	}
-	var exclude *session
-	if v, ok := m.Details.Bool("exclude_me"); !ok || v {
-		exclude = s
+	pe := publication{id: randomID(), from: s, msg: m, opts: &o}
+	b := s.realm.broker
+	if sub, ok := b.exact.get(m.URI); ok {
+		p.fanout(sub, &pe, false)
 	}
-	pub := randomID()
-	if sub, ok := s.realm.broker.exact.get(m.URI); ok {
-		p.fanout(sub, pub, m, exclude)
+	if b.npatterns.Load() > 0 {
+		for _, sub := range b.index.match(m.URI) {
+			p.fanout(sub, &pe, true)
+		}
 	}
-	if ack {
+	if st := b.store; st != nil && (o.retain || st.history) {
+		st.record(&pe)
+	}
+	if o.ack {
 		r := &p.out
 		r.Reset()
 		r.Type = codec.Published
 		r.Request = m.Request
-		r.Publication = pub
+		r.Publication = pe.id
 		p.reply(r)
 	}
 }
 
-// fanout sends one EVENT of sub to every member but exclude. A member whose
-// connection refuses the frame (over its bound) loses the event, counted.
-// Extension point: publisher disclosure and subscriber black/whitelisting
-// add Details fields / filters here; pattern subscriptions add "topic".
-func (p *peer) fanout(sub *subscription, pub codec.ID, m *codec.Message, exclude *session) {
+// fanout sends one EVENT of sub to every member the publication is for. A
+// member whose connection refuses the frame (over its bound) loses the
+// event, counted. All members get byte-identical EVENTs: the details depend
+// only on the publication and the subscription (topic for patterns).
+func (p *peer) fanout(sub *subscription, pe *publication, pattern bool) {
 	members := *sub.members.Load()
 	if len(members) == 0 {
 		return
 	}
+	m := pe.msg
 	ev := &p.out
 	ev.Reset()
 	ev.Type = codec.Event
 	ev.Subscription = sub.id
-	ev.Publication = pub
+	ev.Publication = pe.id
 	ev.Args, ev.Kw, ev.PayloadKind = m.Args, m.Kw, m.PayloadKind
+	ev.Details.Fields = pe.appendDetails(ev.Details.Fields, pattern)
+	var exclude *session
+	if pe.opts.excludeMe {
+		exclude = pe.from
+	}
+	f := pe.opts.filter
 	var built, bad [4]bool
 	for _, mem := range members {
 		to := mem.s
 		if to == exclude || !mem.ready.Load() || to.gone.Load() {
+			continue
+		}
+		if f != nil && !f.allows(to.id, to.ident.AuthID, to.ident.AuthRole) {
 			continue
 		}
 		k := to.kind
@@ -204,4 +357,28 @@ func (p *peer) fanout(sub *subscription, pub codec.ID, m *codec.Message, exclude
 	for k := range p.ev {
 		p.ev[k] = trimScratch(p.ev[k])
 	}
+}
+
+// appendDetails appends the EVENT.Details of the publication: the concrete
+// topic for pattern subscriptions, the publisher when it asked to be
+// disclosed (never the router itself), and the payload passthru attributes.
+func (pe *publication) appendDetails(fields []codec.Field, pattern bool) []codec.Field {
+	if pattern {
+		fields = append(fields, codec.Field{Key: "topic", Value: codec.StringBytesValue(pe.msg.URI)})
+	}
+	if pe.opts.discloseMe && !pe.from.internal {
+		fields = append(fields,
+			codec.Field{Key: "publisher", Value: codec.UintValue(pe.from.id)},
+			codec.Field{Key: "publisher_authid", Value: codec.StringValue(pe.from.ident.AuthID)},
+			codec.Field{Key: "publisher_authrole", Value: codec.StringValue(pe.from.ident.AuthRole)},
+		)
+	}
+	if pe.opts.ppt[0].Bytes != nil {
+		for i, r := range pe.opts.ppt {
+			if r.Bytes != nil {
+				fields = append(fields, codec.Field{Key: pptOptionKeys[i], Value: codec.RawValue(r)})
+			}
+		}
+	}
+	return fields
 }

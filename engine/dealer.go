@@ -1,86 +1,279 @@
 package engine
 
 import (
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/wampd/wampd/codec"
 )
 
 // dealer routes calls of one realm.
+//
+// Registrations live in three places: exact ones in a sharded map (the call
+// path takes one shard read lock), prefix and wildcard ones in a
+// patternIndex consulted only when the exact map misses. Every change to the
+// set of registrations (REGISTER, UNREGISTER, a callee leaving) is
+// serialized by mu, so policy checks and meta events see one consistent
+// order; the call path never takes mu.
+//
+// Lock order: dealer.mu → shard.mu and dealer.mu → patternIndex.mu.
 type dealer struct {
 	r     *Router
 	exact *shardedMap[*registration]
-	// Extension point: prefix/wildcard registrations in tries (trie.go).
+	index patternIndex[*registration]
+
+	mu       sync.Mutex
+	patterns map[patternKey]*registration // prefix and wildcard, by (policy, pattern)
+	byID     map[codec.ID]*registration   // every registration, for the meta API
 }
 
-// registration is one procedure and its callee.
-// Extension point: shared registrations hold several callees and an invoke
-// policy (single, roundrobin, random, first, last) chosen in pick().
+type patternKey struct {
+	match MatchPolicy
+	uri   string
+}
+
+// InvokePolicy is how a shared registration picks the callee of a call
+// (REGISTER.Options.invoke).
+type InvokePolicy uint8
+
+// Invocation policies (Advanced Profile, shared registration).
+const (
+	InvokeSingle     InvokePolicy = iota // one callee only; a second REGISTER fails
+	InvokeRoundRobin                     // callees in turn, in registration order
+	InvokeRandom                         // a random callee per call
+	InvokeFirst                          // the earliest registered callee
+	InvokeLast                           // the latest registered callee
+)
+
+var invokeNames = [...]string{"single", "roundrobin", "random", "first", "last"}
+
+func (p InvokePolicy) String() string { return invokeNames[p] }
+
+func parseInvoke(b []byte) (InvokePolicy, bool) {
+	for i, n := range invokeNames {
+		if string(b) == n {
+			return InvokePolicy(i), true
+		}
+	}
+	return 0, false
+}
+
+var matchNames = [...]string{"exact", "prefix", "wildcard"}
+
+func (m MatchPolicy) String() string { return matchNames[m] }
+
+func parseMatch(b []byte) (MatchPolicy, bool) {
+	for i, n := range matchNames {
+		if string(b) == n {
+			return MatchPolicy(i), true
+		}
+	}
+	return 0, false
+}
+
+// registration is one procedure (with its match policy) and the callees
+// attached to it.
 type registration struct {
 	id        codec.ID
 	procedure string
-	callee    *session
-	// ready is set once REGISTERED is queued: until then calls see no
-	// procedure, so no INVOCATION can overtake the REGISTERED naming its ID.
+	match     MatchPolicy
+	invoke    InvokePolicy
+	created   time.Time
+	// callees is copy-on-write: the call path Loads it without a lock;
+	// writers replace it holding dealer.mu.
+	callees atomic.Pointer[[]*callee]
+	next    atomic.Uint64 // round-robin position
+	// rank orders wildcard registrations matching one URI: the lengths of
+	// the runs of concrete components between wildcards (spec: the longest
+	// portion before each wildcard wins, compared run by run).
+	rank []int
+}
+
+// callee is one session attached to a registration.
+type callee struct {
+	s *session
+	// discloseCaller is REGISTER.Options.disclose_caller: every INVOCATION
+	// to this callee carries the caller's identity.
+	discloseCaller bool
+	// ready is set once REGISTERED is queued: until then calls do not pick
+	// this callee, so no INVOCATION overtakes the REGISTERED naming its ID.
 	ready atomic.Bool
 }
 
-// pick chooses the callee of one invocation.
-func (r *registration) pick() *session { return r.callee }
+// pick chooses the callee of one invocation by the registration's policy.
+// It skips callees not ready yet or already gone; nil when none is left.
+// No allocation, no lock.
+func (r *registration) pick() *callee {
+	cs := *r.callees.Load()
+	n := uint64(len(cs))
+	if n == 0 {
+		return nil
+	}
+	usable := func(c *callee) bool { return c.ready.Load() && !c.s.gone.Load() }
+	switch r.invoke {
+	case InvokeLast:
+		for i := len(cs) - 1; i >= 0; i-- {
+			if usable(cs[i]) {
+				return cs[i]
+			}
+		}
+		return nil
+	case InvokeRoundRobin, InvokeRandom:
+		var start uint64
+		if r.invoke == InvokeRandom {
+			start = rand.Uint64N(n)
+		} else {
+			start = r.next.Add(1) - 1
+		}
+		for i := range n {
+			if c := cs[(start+i)%n]; usable(c) {
+				return c
+			}
+		}
+		return nil
+	default: // single, first
+		for _, c := range cs {
+			if usable(c) {
+				return c
+			}
+		}
+		return nil
+	}
+}
+
+func (r *registration) calleeOf(s *session) *callee {
+	for _, c := range *r.callees.Load() {
+		if c.s == s {
+			return c
+		}
+	}
+	return nil
+}
+
+// sessionIDs lists the attached callees' session IDs (meta API).
+func (r *registration) sessionIDs() []codec.ID {
+	cs := *r.callees.Load()
+	ids := make([]codec.ID, 0, len(cs))
+	for _, c := range cs {
+		ids = append(ids, c.s.id)
+	}
+	return ids
+}
+
+// details is the spec's RegistrationDetails (meta API).
+func (r *registration) details() map[string]any {
+	return map[string]any{
+		"id":      r.id,
+		"created": r.created.UTC().Format("2006-01-02T15:04:05.000Z"),
+		"uri":     r.procedure,
+		"match":   r.match.String(),
+		"invoke":  r.invoke.String(),
+	}
+}
+
+func wildcardRank(pattern string) []int {
+	var rank []int
+	run := 0
+	for rest, more := pattern, true; more; {
+		var comp string
+		comp, rest, more = cutDot(rest)
+		if comp == "" {
+			rank = append(rank, run)
+			run = 0
+			continue
+		}
+		run++
+	}
+	return append(rank, run)
+}
+
+// better reports whether wildcard registration a beats b for one URI.
+func (r *registration) betterWildcard(b *registration) bool {
+	for i := 0; i < len(r.rank) && i < len(b.rank); i++ {
+		if r.rank[i] != b.rank[i] {
+			return r.rank[i] > b.rank[i]
+		}
+	}
+	if len(r.rank) != len(b.rank) {
+		return len(r.rank) < len(b.rank) // fewer wildcards: more concrete
+	}
+	return r.id < b.id // deterministic
+}
 
 func newDealer(r *Router) *dealer {
-	return &dealer{r: r, exact: newShardedMap[*registration]()}
-}
-
-// pendingCall is one CALL between CALL and its RESULT/ERROR. It sits in two
-// tables: the caller's calls (by CALL.Request) and the callee's invs (by
-// INVOCATION.Request). Each table holds one reference; whoever removes it
-// from a table releases that reference when done with it, and the last
-// release returns it to the pool. Whoever removes it from the caller's table
-// owns the answer to the caller: exactly one RESULT or ERROR is sent.
-//
-// Extension point: progressive results (keep it in place on progress),
-// timeouts (a timer that takes it from the caller's table), cancel (an
-// INTERRUPT to the callee), caller disclosure.
-type pendingCall struct {
-	caller    *session
-	callerReq codec.ID
-	callee    *session
-	refs      atomic.Int32
-}
-
-var pendingPool = sync.Pool{New: func() any { return new(pendingCall) }}
-
-func (pc *pendingCall) release() {
-	if pc.refs.Add(-1) == 0 {
-		*pc = pendingCall{}
-		pendingPool.Put(pc)
+	return &dealer{
+		r:        r,
+		exact:    newShardedMap[*registration](),
+		patterns: make(map[patternKey]*registration),
+		byID:     make(map[codec.ID]*registration),
 	}
 }
 
-// takeCall removes pc from its caller's table; true means the caller still
-// waits and the taker owns the answer (and a reference to release).
-func takeCall(caller *session, req codec.ID, pc *pendingCall) bool {
-	caller.mu.Lock()
-	owned := caller.calls[req] == pc && pc != nil
-	if owned {
-		delete(caller.calls, req)
+// lookup finds the registration routing a call to uri: exact beats the
+// longest prefix beats the best wildcard (spec order). A miss of the exact
+// map with no pattern registered costs one atomic load more.
+func (d *dealer) lookup(uri []byte) (*registration, bool) {
+	if reg, ok := d.exact.get(uri); ok {
+		return reg, true
 	}
-	caller.mu.Unlock()
-	return owned
+	if d.index.gen.Load() == 0 {
+		return nil, false // no pattern was ever registered
+	}
+	var bestPrefix, bestWild *registration
+	for _, reg := range d.index.match(uri) {
+		switch reg.match {
+		case MatchPrefix:
+			if bestPrefix == nil || len(reg.procedure) > len(bestPrefix.procedure) {
+				bestPrefix = reg
+			}
+		case MatchWildcard:
+			if bestWild == nil || reg.betterWildcard(bestWild) {
+				bestWild = reg
+			}
+		}
+	}
+	if bestPrefix != nil {
+		return bestPrefix, true
+	}
+	return bestWild, bestWild != nil
 }
+
+// lookupPolicy finds the registration of exactly (match, uri) (meta API
+// wamp.registration.lookup).
+func (d *dealer) lookupPolicy(match MatchPolicy, uri string) *registration {
+	if match == MatchExact {
+		reg, _ := d.exact.get([]byte(uri))
+		return reg
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.patterns[patternKey{match, uri}]
+}
+
+var uriProcedureExistsPolicy = []byte("wamp.error.procedure_exists_with_different_invocation_policy")
 
 func (p *peer) register(s *session, m *codec.Message) {
-	if match, ok := m.Details.StringBytes("match", nil); ok && string(match) != "exact" {
-		p.replyError(codec.Register, m.Request, uriInvalidArgument, "match policy not supported")
-		return
+	match, invoke := MatchExact, InvokeSingle
+	if b, ok := m.Details.StringBytes("match", nil); ok {
+		if match, ok = parseMatch(b); !ok {
+			p.replyError(codec.Register, m.Request, uriInvalidArgument, "unknown match policy "+string(b))
+			return
+		}
 	}
-	if invoke, ok := m.Details.StringBytes("invoke", nil); ok && string(invoke) != "single" {
-		p.replyError(codec.Register, m.Request, uriInvalidArgument, "invoke policy not supported")
-		return
+	if b, ok := m.Details.StringBytes("invoke", nil); ok {
+		if invoke, ok = parseInvoke(b); !ok {
+			p.replyError(codec.Register, m.Request, uriInvalidArgument, "unknown invoke policy "+string(b))
+			return
+		}
 	}
-	if !validURI(m.URI) {
+	disclose, _ := m.Details.Bool("disclose_caller")
+	valid := validURI(m.URI)
+	if match != MatchExact {
+		valid = len(m.URI) > 0 && validPatternURI(m.URI)
+	}
+	if !valid {
 		p.replyError(codec.Register, m.Request, uriInvalidURI, "invalid procedure URI")
 		return
 	}
@@ -89,16 +282,12 @@ func (p *peer) register(s *session, m *codec.Message) {
 		return
 	}
 	d := s.realm.dealer
-	sh := d.exact.shardOf(m.URI)
-	sh.mu.Lock()
-	if _, exists := sh.m[string(m.URI)]; exists {
-		sh.mu.Unlock()
-		p.replyError(codec.Register, m.Request, uriProcedureExists, "")
+	c := &callee{s: s, discloseCaller: disclose}
+	reg, created, errURI, why := d.add(s, c, m.URI, match, invoke)
+	if errURI != nil {
+		p.replyError(codec.Register, m.Request, errURI, why)
 		return
 	}
-	reg := &registration{id: d.r.nextRouterID(), procedure: string(m.URI), callee: s}
-	sh.m[reg.procedure] = reg
-	sh.mu.Unlock()
 	s.regs[reg.id] = reg
 
 	r := &p.out
@@ -107,17 +296,118 @@ func (p *peer) register(s *session, m *codec.Message) {
 	r.Request = m.Request
 	r.Registration = reg.id
 	p.reply(r)
-	reg.ready.Store(true)
+	c.ready.Store(true)
+
+	if created {
+		s.realm.publishMeta("wamp.registration.on_create", []any{s.id, reg.details()}, nil)
+	}
+	s.realm.publishMeta("wamp.registration.on_register", []any{s.id, reg.id}, nil)
 }
 
-func (d *dealer) unregister(reg *registration) {
-	key := []byte(reg.procedure)
-	sh := d.exact.shardOf(key)
-	sh.mu.Lock()
-	if sh.m[reg.procedure] == reg {
-		delete(sh.m, reg.procedure)
+// add attaches c to the registration of (match, uri), creating it when
+// needed. It fails with a WAMP error URI when the policies conflict.
+func (d *dealer) add(s *session, c *callee, uri []byte, match MatchPolicy, invoke InvokePolicy) (reg *registration, created bool, errURI []byte, why string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var sh *shard[*registration]
+	if match == MatchExact {
+		sh = d.exact.shardOf(uri)
+		sh.mu.RLock()
+		reg = sh.m[string(uri)]
+		sh.mu.RUnlock()
+	} else {
+		reg = d.patterns[patternKey{match, string(uri)}]
 	}
-	sh.mu.Unlock()
+	if reg != nil {
+		switch {
+		case reg.calleeOf(s) != nil:
+			return nil, false, uriProcedureExists, "this session already registered the procedure"
+		case reg.invoke == InvokeSingle && invoke == InvokeSingle:
+			return nil, false, uriProcedureExists, ""
+		case reg.invoke != invoke:
+			return nil, false, uriProcedureExistsPolicy, "the procedure is registered with invoke=" + reg.invoke.String()
+		}
+		old := *reg.callees.Load()
+		next := make([]*callee, len(old), len(old)+1)
+		copy(next, old)
+		next = append(next, c)
+		reg.callees.Store(&next)
+		return reg, false, nil, ""
+	}
+	reg = &registration{
+		id:        d.r.nextRouterID(),
+		procedure: string(uri),
+		match:     match,
+		invoke:    invoke,
+		created:   time.Now(),
+	}
+	list := []*callee{c}
+	reg.callees.Store(&list)
+	d.byID[reg.id] = reg
+	switch match {
+	case MatchExact:
+		sh.mu.Lock()
+		sh.m[reg.procedure] = reg
+		sh.mu.Unlock()
+	case MatchWildcard:
+		reg.rank = wildcardRank(reg.procedure)
+		fallthrough
+	default:
+		d.patterns[patternKey{match, reg.procedure}] = reg
+		d.index.add(match, reg.procedure, reg)
+	}
+	return reg, true, nil, ""
+}
+
+// remove detaches s from reg; the last callee leaving deletes it. It
+// reports whether s was attached and whether reg was deleted.
+func (d *dealer) remove(s *session, reg *registration) (was, deleted bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	old := *reg.callees.Load()
+	next := make([]*callee, 0, len(old))
+	for _, c := range old {
+		if c.s != s {
+			next = append(next, c)
+		}
+	}
+	if len(next) == len(old) {
+		return false, false
+	}
+	reg.callees.Store(&next)
+	if len(next) > 0 {
+		return true, false
+	}
+	delete(d.byID, reg.id)
+	if reg.match == MatchExact {
+		key := []byte(reg.procedure)
+		sh := d.exact.shardOf(key)
+		sh.mu.Lock()
+		if sh.m[reg.procedure] == reg {
+			delete(sh.m, reg.procedure)
+		}
+		sh.mu.Unlock()
+	} else {
+		delete(d.patterns, patternKey{reg.match, reg.procedure})
+		d.index.remove(reg.match, reg.procedure, reg)
+	}
+	return true, true
+}
+
+// unregister detaches s from reg and publishes the meta events.
+func (d *dealer) unregister(s *session, reg *registration) {
+	was, deleted := d.remove(s, reg)
+	d.publishRemoved(s, reg, was, deleted)
+}
+
+func (d *dealer) publishRemoved(s *session, reg *registration, was, deleted bool) {
+	if !was {
+		return
+	}
+	s.realm.publishMeta("wamp.registration.on_unregister", []any{s.id, reg.id}, nil)
+	if deleted {
+		s.realm.publishMeta("wamp.registration.on_delete", []any{s.id, reg.id}, nil)
+	}
 }
 
 func (p *peer) unregister(s *session, m *codec.Message) {
@@ -127,160 +417,12 @@ func (p *peer) unregister(s *session, m *codec.Message) {
 		return
 	}
 	delete(s.regs, m.Registration)
-	s.realm.dealer.unregister(reg)
+	// Detach before replying: once UNREGISTERED is out, no new call reaches s.
+	was, deleted := s.realm.dealer.remove(s, reg)
 	r := &p.out
 	r.Reset()
 	r.Type = codec.Unregistered
 	r.Request = m.Request
 	p.reply(r)
-}
-
-// call routes one CALL to its callee as an INVOCATION. No allocation: the
-// pendingCall comes from a pool and the tables are long-lived maps.
-func (p *peer) call(s *session, m *codec.Message) {
-	req := m.Request
-	if !validURI(m.URI) {
-		p.replyError(codec.Call, req, uriInvalidURI, "invalid procedure URI")
-		return
-	}
-	if az := s.realm.authorizer; az != nil && !az.Authorize(&s.ident, ActionCall, m.URI) {
-		p.replyError(codec.Call, req, uriNotAuthorized, "not authorized to call")
-		return
-	}
-	reg, ok := s.realm.dealer.exact.get(m.URI)
-	if !ok || !reg.ready.Load() {
-		p.replyError(codec.Call, req, uriNoSuchProcedure, "")
-		return
-	}
-	callee := reg.pick()
-
-	pc := pendingPool.Get().(*pendingCall)
-	pc.caller, pc.callerReq, pc.callee = s, req, callee
-	pc.refs.Store(2)
-
-	s.mu.Lock()
-	if _, dup := s.calls[req]; dup {
-		s.mu.Unlock()
-		*pc = pendingCall{}
-		pendingPool.Put(pc)
-		p.violation("CALL reuses the request ID of a call in flight")
-		return
-	}
-	s.calls[req] = pc
-	s.mu.Unlock()
-
-	callee.mu.Lock()
-	if callee.closed {
-		callee.mu.Unlock()
-		if takeCall(s, req, pc) {
-			pc.release()
-		}
-		pc.release() // the callee's reference: it never got it
-		p.replyError(codec.Call, req, uriNoSuchProcedure, "")
-		return
-	}
-	callee.nextInv++
-	if callee.nextInv > codec.MaxID {
-		callee.nextInv = 1
-	}
-	inv := callee.nextInv
-	callee.invs[inv] = pc
-	callee.mu.Unlock()
-	// From here pc may be answered and recycled by other loops at any time:
-	// only the locals are used below.
-
-	iv := &p.out
-	iv.Reset()
-	iv.Type = codec.Invocation
-	iv.Request = inv
-	iv.Registration = reg.id
-	iv.Args, iv.Kw, iv.PayloadKind = m.Args, m.Kw, m.PayloadKind
-	if p.send(callee.conn, callee.kind, iv) {
-		return
-	}
-	// The callee is not reading: take the invocation back and fail the call
-	// now rather than let the caller wait for an answer that cannot come.
-	callee.mu.Lock()
-	mine := callee.invs[inv] == pc
-	if mine {
-		delete(callee.invs, inv)
-	}
-	callee.mu.Unlock()
-	if !mine {
-		return // the callee left meanwhile and answered the caller itself
-	}
-	if takeCall(s, req, pc) {
-		p.replyError(codec.Call, req, uriCanceled, "callee is not accepting invocations (overloaded or gone)")
-		pc.release()
-	}
-	pc.release()
-}
-
-// yield answers a call with the callee's result.
-func (p *peer) yield(s *session, m *codec.Message) {
-	pc := s.takeInvocation(m.Request)
-	if pc == nil {
-		return // unknown or already answered (caller left): dropped, not a violation
-	}
-	caller, req := pc.caller, pc.callerReq
-	if takeCall(caller, req, pc) {
-		r := &p.out
-		r.Reset()
-		r.Type = codec.Result
-		r.Request = req
-		r.Args, r.Kw, r.PayloadKind = m.Args, m.Kw, m.PayloadKind
-		if !p.send(caller.conn, caller.kind, r) {
-			caller.conn.Close() // the caller is not reading its results
-		}
-		pc.release()
-	}
-	pc.release()
-}
-
-// invocationError forwards a callee's ERROR to the caller, with its URI,
-// Arguments and ArgumentsKw.
-func (p *peer) invocationError(s *session, m *codec.Message) {
-	pc := s.takeInvocation(m.Request)
-	if pc == nil {
-		return
-	}
-	caller, req := pc.caller, pc.callerReq
-	if takeCall(caller, req, pc) {
-		e := &p.out
-		e.Reset()
-		e.Type = codec.Error
-		e.ErrorType = codec.Call
-		e.Request = req
-		e.URI = m.URI
-		e.Args, e.Kw, e.PayloadKind = m.Args, m.Kw, m.PayloadKind
-		if !p.send(caller.conn, caller.kind, e) {
-			caller.conn.Close()
-		}
-		pc.release()
-	}
-	pc.release()
-}
-
-func (s *session) takeInvocation(inv codec.ID) *pendingCall {
-	s.mu.Lock()
-	pc := s.invs[inv]
-	if pc != nil {
-		delete(s.invs, inv)
-	}
-	s.mu.Unlock()
-	return pc
-}
-
-// sendCallError sends ERROR for CALL req to caller (from any session's loop).
-func (p *peer) sendCallError(caller *session, req codec.ID, uri []byte, message string) {
-	e := &p.out
-	e.Reset()
-	e.Type = codec.Error
-	e.ErrorType = codec.Call
-	e.Request = req
-	e.URI = uri
-	e.ArgsAny = []any{message}
-	if !p.send(caller.conn, caller.kind, e) {
-		caller.conn.Close()
-	}
+	s.realm.dealer.publishRemoved(s, reg, was, deleted)
 }

@@ -20,6 +20,8 @@ package engine
 //	idle --HELLO bad realm / no method--> idle      (ABORT no_such_realm / no_auth_method)
 //	established --GOODBYE--> idle                   (GOODBYE goodbye_and_out; transport stays)
 //	established --Shutdown--> closing --GOODBYE--> dead
+//	established --wamp.session.kill*--> killed --GOODBYE--> idle
+//	                                    (detached at once; closed after killGrace without reply)
 //	any --violation--> dead                         (ABORT protocol_violation, Conn.Close)
 //	any --Closed--> dead
 //
@@ -29,6 +31,8 @@ package engine
 //
 //	Router.mu  →  peer.mu  →  realm.mu
 //	shard.mu (broker/dealer exact maps), taken alone
+//	dealer.mu  →  shard.mu / patternIndex.mu (registration changes only)
+//	pendingCall.answerMu  →  session.mu (progressive RESULT vs final answer)
 //	session.mu (one at a time: never two session locks at once)
 //
 // No lock is held across Conn.Send or Conn.Close, and no lock is held while
@@ -50,28 +54,42 @@ package engine
 //
 // # Pending calls
 //
-// See pendingCall: it sits in the caller's and the callee's tables with one
-// reference each; whoever takes it out of the caller's table sends the one
+// See pendingCall (dealer_call.go): it sits in the caller's and the callee's
+// tables with one reference each (plus one for a running call_timeout
+// timer); whoever takes it out of the caller's table sends the one final
 // answer. When a callee leaves, every call waiting on it gets ERROR
-// wamp.error.canceled ["callee disconnected"]; when a caller leaves, its
-// calls are forgotten and late YIELDs are dropped.
+// wamp.error.canceled ["callee disconnected"] at once (progressive results
+// already sent stay delivered); when a caller leaves, its calls are
+// forgotten, their timers stopped, callees that announced call_canceling get
+// INTERRUPT killnowait, and late YIELDs are dropped. Timeouts use
+// time.AfterFunc only for calls that ask for one: the timer runs off the
+// loops and encodes into fresh buffers.
 //
 // # Extension points (Advanced Profile)
 //
 //   - Features: features.go is the one list advertised in WELCOME; a feature
 //     is added there when it works.
 //   - Pattern subscriptions/registrations: trie.go's patternIndex (prefix
-//     and wildcard, cached by generation) is consulted after the exact maps;
-//     subscribe/register currently answer wamp.error.invalid_argument for a
-//     match policy other than exact.
-//   - Shared registrations: registration.pick() chooses the callee; a
-//     registration grows a callee list and an invoke policy.
-//   - Progressive results, timeouts, cancel: pendingCall (dealer.go) is the
-//     single place a call's life is decided: keep it on progress, take it
-//     from the caller's table on timeout/cancel (and send INTERRUPT).
+//     and wildcard, cached by generation) is consulted after the exact maps.
+//     A call picks exact, else the longest prefix, else the wildcard with the
+//     longest concrete runs (dealer.lookup); an unknown policy is
+//     wamp.error.invalid_argument.
+//   - Shared registrations: registration.pick() chooses the callee from a
+//     copy-on-write callee list by the invoke policy (no lock, no allocation).
+//   - Progressive results/invocations, timeouts, cancel: pendingCall
+//     (dealer_call.go) is the single place a call's life is decided: kept on
+//     progress, claimed from the caller's table on timeout/cancel (INTERRUPT
+//     only to callees that announced call_canceling/call_cancelling).
 //   - Disclosure and black/whitelisting: fanout (broker.go) and call build
 //     EVENT/INVOCATION Details in one place each.
-//   - Meta API: realm.sessions lists sessions; session.droppedEvents is the
-//     slow-consumer counter. Router-internal callees and router-originated
-//     events need a session whose Conn delivers to Go code instead of a socket
-//     (an in-process Conn), which this package can attach like any other.
+//   - Meta API (meta.go): router-internal procedures are registered per realm
+//     with registerMeta (from metaInits) and answered on the caller's loop
+//     when a CALL names a wamp. URI (clients may neither REGISTER nor PUBLISH
+//     wamp. URIs). Router-originated events (publishMeta) go through the
+//     ordinary p.publish on a pooled internal peer whose session is the
+//     realm's own "router" session (not listed, skips the Authorizer), so
+//     every broker feature and pattern subscription applies to them.
+//     session.detach is the single place a session leaves its realm (leave on
+//     its loop, or kill from another loop): it publishes testaments and
+//     wamp.session.on_leave once. session.droppedEvents is the slow-consumer
+//     counter.

@@ -17,6 +17,7 @@ const (
 	stateEstablished              // WELCOME sent
 	stateClosing                  // Shutdown sent GOODBYE: reply expected
 	stateDead                     // aborted for a violation, or transport gone
+	stateKilled                   // wamp.session.kill* sent GOODBYE: reply expected
 )
 
 // peer is one connection and the session (if any) joined over it. A peer
@@ -39,10 +40,11 @@ type peer struct {
 
 	mu        sync.Mutex // guards the fields below and state transitions
 	hello     *HelloInfo
-	realm     *realm    // realm being joined
-	challenge Challenge // attempt in progress
-	method    string    // its authmethod
-	attempt   uint64    // bumped per AUTHENTICATE: a stale Verify answer is ignored
+	realm     *realm       // realm being joined
+	challenge Challenge    // attempt in progress
+	method    string       // its authmethod
+	feat      roleFeatures // dealer-relevant features of the last HELLO
+	attempt   uint64       // bumped per AUTHENTICATE: a stale Verify answer is ignored
 }
 
 func newPeer(r *Router, c Conn) *peer {
@@ -119,6 +121,21 @@ func (p *peer) Handle(msg []byte) {
 			}
 		}
 		// Anything else crossed our GOODBYE on the wire: dropped.
+	case stateKilled:
+		// The session is already detached (see kill); its reply to our
+		// GOODBYE finishes it and the transport may join again.
+		switch m.Type {
+		case codec.Goodbye:
+			p.mu.Lock()
+			s := p.sess.Swap(nil)
+			p.setStateLocked(stateIdle)
+			p.mu.Unlock()
+			if s != nil {
+				p.leave(s, "killed")
+			}
+		case codec.Abort:
+			p.aborted(string(m.URI))
+		}
 	case stateDead:
 	}
 }
@@ -270,6 +287,10 @@ func (p *peer) handleHello(m *codec.Message) {
 	} else {
 		h.AuthMethods = []string{"anonymous"}
 	}
+	feat := parseRoleFeatures(m.Details)
+	p.mu.Lock()
+	p.feat = feat
+	p.mu.Unlock()
 	method, auth, ok := rl.chooseMethod(h.AuthMethods)
 	if !ok {
 		p.abortHandshake(uriNoAuthMethod, "no acceptable authmethod")
@@ -345,6 +366,7 @@ func (p *peer) authDone(attempt uint64, rl *realm, sid codec.ID, id Identity, er
 // establishLocked joins a session (p.mu held; it unlocks) and sends WELCOME.
 func (p *peer) establishLocked(rl *realm, sid codec.ID, id Identity) {
 	s := rl.join(p, sid, id)
+	s.dl.feat = p.feat
 	p.challenge, p.hello, p.realm = nil, nil, nil
 	p.sess.Store(s)
 	p.setStateLocked(stateEstablished)
@@ -352,6 +374,9 @@ func (p *peer) establishLocked(rl *realm, sid codec.ID, id Identity) {
 	p.r.log.Info("session joined", "realm", rl.name, "session", s.id,
 		"authid", s.ident.AuthID, "authrole", s.ident.AuthRole, "authmethod", s.ident.AuthMethod,
 		"transport", p.conn.Transport().Type, "peer", p.conn.Transport().Peer)
+	// on_join goes out before WELCOME, so the client cannot cause on_leave
+	// first; see session.joinEvent for a transport lost meanwhile.
+	s.publishJoin()
 	w := &codec.Message{Type: codec.Welcome, Session: s.id}
 	w.Details.Fields = []codec.Field{
 		{Key: "realm", Value: codec.StringValue(rl.name)},

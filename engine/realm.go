@@ -19,6 +19,8 @@ type realm struct {
 
 	mu       sync.Mutex // guards sessions
 	sessions map[codec.ID]*session
+
+	metaState // meta procedures and the router's own publisher (meta.go)
 }
 
 func newRealm(r *Router, rc *RealmConfig) (*realm, error) {
@@ -28,7 +30,7 @@ func newRealm(r *Router, rc *RealmConfig) (*realm, error) {
 		anonymous:  rc.Anonymous,
 		auth:       make(map[string]Authenticator),
 		authorizer: rc.Authorizer,
-		broker:     newBroker(r),
+		broker:     newBroker(r, rc),
 		dealer:     newDealer(r),
 		sessions:   make(map[codec.ID]*session),
 	}
@@ -45,6 +47,7 @@ func newRealm(r *Router, rc *RealmConfig) (*realm, error) {
 		}
 		rl.auth[a.Method()] = a
 	}
+	rl.initMeta()
 	return rl, nil
 }
 
@@ -67,11 +70,13 @@ func (rl *realm) join(p *peer, sid codec.ID, id Identity) *session {
 			break
 		}
 	}
-	rl.sessions[s.id] = s
-	rl.mu.Unlock()
+	// Complete before it is visible: meta procedures on other loops read
+	// the identity of listed sessions without a lock.
 	if s.ident.AuthID == "" {
 		s.ident.AuthID = strconv.FormatUint(s.id, 10)
 	}
+	rl.sessions[s.id] = s
+	rl.mu.Unlock()
 	return s
 }
 

@@ -29,11 +29,29 @@ type RealmConfig struct {
 	Anonymous bool
 	// Tickets are the users of the "ticket" method, by authid.
 	Tickets map[string]TicketUser
+	// WampCRA are the users of the "wampcra" method, by authid.
+	WampCRA map[string]WampCRAUser
+	// Cryptosign are the principals of the "cryptosign" method, by authid.
+	Cryptosign map[string]CryptosignPrincipal
 	// Authenticators add further methods (wampcra, cryptosign, ...). A method
 	// named here overrides the built-in one of the same name.
 	Authenticators []Authenticator
 	// Authorizer decides publish/subscribe/call/register. Nil allows all.
 	Authorizer Authorizer
+
+	// EventHistory lists the topics whose events the broker keeps for
+	// wamp.subscription.get_events (feature event_history). Topics no rule
+	// matches keep no history and cost nothing on publish.
+	EventHistory []HistoryRule
+	// MaxHistoryTopics bounds how many distinct topics keep a history (a
+	// pattern rule can match unboundedly many): further topics are not
+	// recorded. 0 means DefaultMaxHistoryTopics.
+	MaxHistoryTopics int
+	// MaxRetainedTopics bounds how many topics keep a retained event
+	// (feature event_retention); a PUBLISH with retain=true on a further
+	// topic is delivered but not retained. 0 means DefaultMaxRetainedTopics;
+	// negative disables retention.
+	MaxRetainedTopics int
 }
 
 // TicketUser is one user of the ticket method.
@@ -81,6 +99,15 @@ func NewRouter(cfg Config) (*Router, error) {
 		}
 		if _, dup := r.realms[rc.Name]; dup {
 			return nil, fmt.Errorf("engine: realm %q configured twice", rc.Name)
+		}
+		builtin, err := builtinAuthenticators(rc)
+		if err != nil {
+			return nil, fmt.Errorf("engine: realm %q: %w", rc.Name, err)
+		}
+		if len(builtin) > 0 { // first, so that rc.Authenticators override them
+			withBuiltin := *rc
+			withBuiltin.Authenticators = append(builtin, rc.Authenticators...)
+			rc = &withBuiltin
 		}
 		rl, err := newRealm(r, rc)
 		if err != nil {

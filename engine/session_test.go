@@ -431,9 +431,9 @@ func TestCalleeLeavesFailsPendingCalls(t *testing.T) {
 func TestUnsupportedPolicies(t *testing.T) {
 	r := newTestRouter(t)
 	c := join(t, r, codec.JSON, "realm1")
-	c.send(&codec.Message{Type: codec.Subscribe, Request: 1, URI: []byte("com."), Details: codec.Dict{Fields: []codec.Field{opt("match", "prefix")}}})
+	c.send(&codec.Message{Type: codec.Subscribe, Request: 1, URI: []byte("com."), Details: codec.Dict{Fields: []codec.Field{opt("match", "regex")}}})
 	c.expectError(codec.Subscribe, 1, "wamp.error.invalid_argument")
-	c.send(&codec.Message{Type: codec.Register, Request: 2, URI: []byte("com.p"), Details: codec.Dict{Fields: []codec.Field{opt("invoke", "roundrobin")}}})
+	c.send(&codec.Message{Type: codec.Register, Request: 2, URI: []byte("com.p"), Details: codec.Dict{Fields: []codec.Field{opt("invoke", "nonsense")}}})
 	c.expectError(codec.Register, 2, "wamp.error.invalid_argument")
 	c.send(&codec.Message{Type: codec.Subscribe, Request: 3, URI: []byte("com.t"), Details: codec.Dict{Fields: []codec.Field{opt("match", "exact")}}})
 	c.expect(codec.Subscribed)

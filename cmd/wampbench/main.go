@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -77,6 +78,7 @@ type options struct {
 	url, serializer, src, sweep, out, name string
 	json, quiet                            bool
 	wait                                   time.Duration
+	cpuProfile                             string
 }
 
 func parseFlags(scenario string, args []string) (load.Config, options, error) {
@@ -98,6 +100,8 @@ func parseFlags(scenario string, args []string) (load.Config, options, error) {
 	fs.IntVar(&cfg.Payload, "payload", 0, "bytes of the event/call argument (default 64)")
 	fs.IntVar(&cfg.Window, "window", 0, "fanout closed loop: events in flight ahead of the slowest subscriber (default 50; keep it under the router's per-session queue: nexus drops past 64)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "open loop: offered events/s (fanout) or calls/s (latency); 0 = closed loop")
+	fs.StringVar(&cfg.SubReader, "sub-reader", "epoll", "fanout: how subscribers read: epoll (a few goroutines poll all sockets; cheapest) or goroutine (one per subscriber)")
+	fs.DurationVar(&cfg.PollDelay, "poll-delay", 0, "fanout, epoll reader: pause after each batch of reads so frames accumulate (cheaper harness; adds up to this to latency)")
 	fs.IntVar(&cfg.SampleEvery, "sample-every", 0, "fanout: each subscriber times 1 event in N (default 16)")
 	fs.IntVar(&cfg.Callers, "callers", 0, "rpc/latency: caller sessions (default rpc 4, latency 1)")
 	fs.IntVar(&cfg.Callees, "callees", 0, "rpc/latency: callee sessions, one procedure each (default rpc 2, latency 1)")
@@ -112,6 +116,7 @@ func parseFlags(scenario string, args []string) (load.Config, options, error) {
 	fs.StringVar(&o.out, "out", "", "directory for NAME.json and SVG plots")
 	fs.StringVar(&o.name, "name", "", "file name prefix in -out (default: the scenario)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no live progress line")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the harness's own CPU profile here (is the harness cheap enough?)")
 	fs.DurationVar(&o.wait, "wait", 0, "wait up to this long for the router to accept connections")
 	if err := fs.Parse(args); err != nil {
 		return cfg, o, err
@@ -157,6 +162,17 @@ func run(scenario string, args []string) error {
 		if err := os.MkdirAll(o.out, 0o755); err != nil {
 			return err
 		}
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	summary := io.Writer(os.Stdout)
 	if o.json {

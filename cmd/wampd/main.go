@@ -29,6 +29,8 @@ type options struct {
 	maxMessage, maxPending                 int
 	compression                            bool
 	shutdownGrace                          time.Duration
+	config                                 string          // -config file (config.go)
+	set                                    map[string]bool // flags given on the command line
 }
 
 // ticketFlag collects repeated -ticket authid:ticket[:role] flags.
@@ -50,7 +52,7 @@ func (t ticketFlag) Set(v string) error {
 }
 
 func parseFlags(args []string) (options, error) {
-	o := options{tickets: ticketFlag{}}
+	o := options{tickets: ticketFlag{}, set: map[string]bool{}}
 	fs := flag.NewFlagSet("wampd", flag.ContinueOnError)
 	fs.StringVar(&o.ws, "ws", "localhost:8080", "WebSocket listen address ('' disables)")
 	fs.StringVar(&o.wsPath, "ws-path", "/ws", "WebSocket URL path")
@@ -63,9 +65,11 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.compression, "compression", true, "offer WebSocket permessage-deflate")
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", 3*time.Second, "how long shutdown waits for clients to say GOODBYE")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.config, "config", "", "JSON file with realms, users, roles and listener settings (see example-config.json); listener flags override it")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
+	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
@@ -91,6 +95,17 @@ func main() {
 }
 
 func run(o options) error {
+	realms := []engine.RealmConfig{{
+		Name:      o.realm,
+		Anonymous: o.anonymous,
+		Tickets:   o.tickets,
+	}}
+	if o.config != "" {
+		var err error
+		if realms, err = applyConfigFile(&o); err != nil {
+			return err
+		}
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return fmt.Errorf("-log-level: %w", err)
@@ -99,11 +114,7 @@ func run(o options) error {
 
 	router, err := engine.NewRouter(engine.Config{
 		Logger: log,
-		Realms: []engine.RealmConfig{{
-			Name:      o.realm,
-			Anonymous: o.anonymous,
-			Tickets:   o.tickets,
-		}},
+		Realms: realms,
 	})
 	if err != nil {
 		return err
@@ -132,7 +143,11 @@ func run(o options) error {
 	if o.rawsocket != "" && len(addrs) > 0 {
 		log.Info("listening", "transport", "rawsocket", "addr", addrs[0].String(), "url", "tcp://"+addrs[0].String())
 	}
-	log.Info("wampd ready", "realm", o.realm, "anonymous", o.anonymous, "ticket_users", len(o.tickets))
+	if o.config != "" {
+		log.Info("wampd ready", "config", o.config, "realms", realmSummary(realms))
+	} else {
+		log.Info("wampd ready", "realm", o.realm, "anonymous", o.anonymous, "ticket_users", len(o.tickets))
+	}
 
 	<-ctx.Done()
 	log.Info("shutting down")
