@@ -163,7 +163,7 @@ func (b *broker) lookup(policy MatchPolicy, topic string) *subscription {
 	return b.patterns[patternKey{policy, topic}]
 }
 
-// byIDLookup returns the subscription with id, or nil.
+// subscriptionByID returns the subscription with id, or nil.
 func (b *broker) subscriptionByID(id codec.ID) *subscription {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wampd/wampd/codec"
 )
@@ -716,5 +717,92 @@ func TestConcurrentPatternChurn(t *testing.T) {
 	}
 	if got != 2*pubs*each {
 		t.Fatalf("stable subscriber got %d events, want %d (prefix + wildcard for each publish)", got, 2*pubs*each)
+	}
+}
+
+// FuzzBrokerOptions feeds arbitrary PUBLISH and SUBSCRIBE options (black/
+// whitelists, retain, get_retained, match, ppt_*) through the broker with
+// exact and pattern subscribers and a history: nothing may panic and an
+// ordinary publish must still reach its subscriber afterwards.
+func FuzzBrokerOptions(f *testing.F) {
+	for _, s := range []string{
+		`{"eligible":[1,2,3],"exclude":[2],"acknowledge":true}`, `{"eligible":"x","acknowledge":true}`,
+		`{"exclude_authid":["a",1]}`, `{"eligible_authrole":[]}`, `{"retain":true,"exclude_authrole":["anonymous"]}`,
+		`{"ppt_scheme":"x","ppt_keyid":1}`, `{"disclose_me":true,"retain":"yes"}`, `{"exclude":[-1,1.5,null]}`,
+		`{"match":"prefix","get_retained":true}`, `{"match":"wildcard"}`, `{"match":["x"]}`, `{}`, `[]`, `null`,
+		`{"eligible":[9007199254740993]}`, `{"a":{"b":[1,{"c":2}]},"acknowledge":false}`,
+	} {
+		f.Add([]byte(s), "com.f.t")
+		f.Add([]byte(s), "com.f.")
+	}
+	f.Fuzz(func(t *testing.T, opts []byte, topic string) {
+		r := newTestRouter(t, RealmConfig{Name: "realm1", Anonymous: true,
+			EventHistory: []HistoryRule{{Topic: "com.", Match: MatchPrefix, Limit: 2}}})
+		sub := join(t, r, codec.JSON, "realm1")
+		sub.subscribe(1, "com.f.t")
+		sub.subscribeWith(2, "com.f", opt("match", "prefix"))
+		c := join(t, r, codec.JSON, "realm1")
+		tb, _ := codec.AppendAny(codec.JSON, nil, topic)
+		c.sendRaw(fmt.Appendf(nil, `[16,1,%s,%s,[1]]`, opts, tb))
+		c.sendRaw(fmt.Appendf(nil, `[32,2,%s,%s]`, opts, tb))
+		c.sendRaw(fmt.Appendf(nil, `[48,3,{},"wamp.subscription.get_events",[1],%s]`, opts))
+		c.peer.Closed()
+		for sub.next() != nil {
+		}
+		p := join(t, r, codec.JSON, "realm1")
+		p.send(publishMsg(1, "com.f.t", []any{"after"}, nil))
+		if m := sub.expect(codec.Event); m == nil {
+			t.Fatal("no event after fuzzed input")
+		}
+		sub.expect(codec.Event) // the prefix subscription
+	})
+}
+
+func TestEventHistoryMaxAge(t *testing.T) {
+	r := newTestRouter(t, RealmConfig{Name: "realm1", Anonymous: true, EventHistory: []HistoryRule{
+		{Topic: "com.old", MaxAge: 50 * time.Millisecond},
+		{Topic: "com.keep"},
+	}})
+	pub := join(t, r, codec.JSON, "realm1")
+	pub.published(1, "com.old", []any{1})
+	pub.published(2, "com.keep", []any{1})
+	c := join(t, r, codec.JSON, "realm1")
+	old, keep := c.subscribe(1, "com.old"), c.subscribe(2, "com.keep")
+	if got := eventPubs(t, c.result(3, "wamp.subscription.get_events", []any{old}, nil)); len(got) != 1 {
+		t.Fatalf("fresh event missing: %v", got)
+	}
+	time.Sleep(80 * time.Millisecond)
+	pub.published(3, "com.old", []any{2})
+	if got := eventPubs(t, c.result(4, "wamp.subscription.get_events", []any{old}, nil)); len(got) != 1 {
+		t.Fatalf("after MaxAge: %v, want only the new event", got)
+	}
+	if got := eventPubs(t, c.result(5, "wamp.subscription.get_events", []any{keep}, nil)); len(got) != 1 {
+		t.Fatalf("rule without MaxAge lost its event: %v", got)
+	}
+}
+
+// TestPublishOptionsAllocs: disclosure, acknowledge and black/whitelists do
+// not allocate either (the filter comes from a pool, lists are parsed in place).
+func TestPublishOptionsAllocs(t *testing.T) {
+	if brokerRace {
+		t.Skip("sync.Pool drops items at random under the race detector")
+	}
+	r := newTestRouter(t)
+	_, pub := joinSink(t, r, codec.JSON)
+	sink, sp := joinSink(t, r, codec.CBOR)
+	sp.Handle(mustEncode(t, codec.CBOR, &codec.Message{Type: codec.Subscribe, Request: 1, URI: []byte("com.t")}))
+	for _, o := range [][]codec.Field{
+		{opt("acknowledge", true), opt("disclose_me", true)},
+		{opt("eligible_authrole", []string{"anonymous"}), opt("exclude", []any{1, 2, 3}), opt("exclude_authid", []string{"x"})},
+	} {
+		frame := mustEncode(t, codec.JSON, publishMsg(1, "com.t", []any{"x"}, nil, o...))
+		pub.Handle(frame)
+		before := sink.count
+		if a := testing.AllocsPerRun(100, func() { pub.Handle(frame) }); a != 0 {
+			t.Fatalf("publish with %v allocates %.1f times", o, a)
+		}
+		if sink.count-before != 101 {
+			t.Fatalf("subscriber got %d of 101 events", sink.count-before)
+		}
 	}
 }

@@ -35,12 +35,16 @@ type HistoryRule struct {
 	// from a broader rule). An exact rule beats prefix rules, which beat
 	// wildcard rules; among rules of one kind the longest pattern wins.
 	Limit int
+	// MaxAge, when positive, also drops events older than this from what
+	// get_events returns. Expiry is lazy (checked when the history is read,
+	// old events are overwritten by new ones): no timer, no cost when unused.
+	MaxAge time.Duration
 }
 
 // eventStore holds the history and retained events of one realm's broker.
 type eventStore struct {
 	history     bool // any HistoryRule configured
-	exactRules  map[string]int
+	exactRules  map[string]*HistoryRule
 	rules       patternIndex[*HistoryRule]
 	nrules      int // pattern rules
 	maxTopics   int
@@ -57,6 +61,7 @@ type eventStore struct {
 type topicHistory struct {
 	mu     sync.Mutex
 	limit  int
+	maxAge time.Duration // 0: events never expire
 	events []*storedEvent
 	head   int // oldest event once the ring is full
 }
@@ -82,7 +87,7 @@ type storedEvent struct {
 
 func newEventStore(rc *RealmConfig) *eventStore {
 	st := &eventStore{
-		exactRules:  make(map[string]int),
+		exactRules:  make(map[string]*HistoryRule),
 		maxTopics:   rc.MaxHistoryTopics,
 		maxRetained: rc.MaxRetainedTopics,
 		topics:      make(map[string]*topicHistory),
@@ -103,7 +108,7 @@ func newEventStore(rc *RealmConfig) *eventStore {
 		}
 		st.history = true
 		if rule.Match == MatchExact {
-			st.exactRules[rule.Topic] = rule.Limit
+			st.exactRules[rule.Topic] = &rule
 			continue
 		}
 		st.rules.add(rule.Match, rule.Topic, &rule)
@@ -115,16 +120,16 @@ func newEventStore(rc *RealmConfig) *eventStore {
 	return st
 }
 
-// historyLimit is the number of events kept for topic (0: none).
-func (st *eventStore) historyLimit(topic []byte) int {
+// historyRule is the rule that decides topic's history, or nil.
+func (st *eventStore) historyRule(topic []byte) *HistoryRule {
 	if !st.history {
-		return 0
+		return nil
 	}
-	if l, ok := st.exactRules[string(topic)]; ok {
-		return max(l, 0)
+	if r, ok := st.exactRules[string(topic)]; ok {
+		return r
 	}
 	if st.nrules == 0 {
-		return 0
+		return nil
 	}
 	var best *HistoryRule
 	for _, r := range st.rules.match(topic) {
@@ -132,10 +137,7 @@ func (st *eventStore) historyLimit(topic []byte) int {
 			best = r
 		}
 	}
-	if best == nil {
-		return 0
-	}
-	return max(best.Limit, 0)
+	return best
 }
 
 func ruleBeats(a, b *HistoryRule) bool {
@@ -148,8 +150,11 @@ func ruleBeats(a, b *HistoryRule) bool {
 // record stores pe in the topic's history and/or as its retained event.
 // Called by the publisher's loop after fan-out; it allocates (copies).
 func (st *eventStore) record(pe *publication) {
-	topic := pe.msg.URI
-	limit := st.historyLimit(topic)
+	rule := st.historyRule(pe.msg.URI)
+	limit := 0
+	if rule != nil {
+		limit = max(rule.Limit, 0)
+	}
 	if pe.opts.filter != nil && pe.opts.filter.hasSessionLists() {
 		// Session IDs mean nothing to later sessions (spec): such an
 		// event never goes into the history.
@@ -161,7 +166,7 @@ func (st *eventStore) record(pe *publication) {
 	}
 	e := newStoredEvent(pe, st.seq.Add(1))
 	if limit > 0 {
-		if h := st.topicHistory(e.topic, limit); h != nil {
+		if h := st.topicHistory(e.topic, rule); h != nil {
 			h.add(e)
 		}
 	}
@@ -202,7 +207,7 @@ func newStoredEvent(pe *publication, seq uint64) *storedEvent {
 }
 
 // topicHistory returns topic's ring, creating it while under maxTopics.
-func (st *eventStore) topicHistory(topic string, limit int) *topicHistory {
+func (st *eventStore) topicHistory(topic string, rule *HistoryRule) *topicHistory {
 	st.mu.RLock()
 	h := st.topics[topic]
 	st.mu.RUnlock()
@@ -212,7 +217,7 @@ func (st *eventStore) topicHistory(topic string, limit int) *topicHistory {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if h = st.topics[topic]; h == nil && len(st.topics) < st.maxTopics {
-		h = &topicHistory{limit: limit}
+		h = &topicHistory{limit: rule.Limit, maxAge: rule.MaxAge}
 		st.topics[topic] = h
 	}
 	return h
@@ -229,11 +234,20 @@ func (h *topicHistory) add(e *storedEvent) {
 	h.mu.Unlock()
 }
 
-// appendTo appends the ring's events, oldest first.
+// appendTo appends the ring's unexpired events, oldest first.
 func (h *topicHistory) appendTo(dst []*storedEvent) []*storedEvent {
+	var oldest time.Time
+	if h.maxAge > 0 {
+		oldest = time.Now().Add(-h.maxAge)
+	}
 	h.mu.Lock()
-	dst = append(dst, h.events[h.head:]...)
-	dst = append(dst, h.events[:h.head]...)
+	for _, part := range [2][]*storedEvent{h.events[h.head:], h.events[:h.head]} {
+		for _, e := range part {
+			if !e.at.Before(oldest) {
+				dst = append(dst, e)
+			}
+		}
+	}
 	h.mu.Unlock()
 	return dst
 }

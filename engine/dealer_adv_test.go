@@ -921,8 +921,31 @@ func TestTimeoutEdges(t *testing.T) {
 	caller.expect(codec.Result)
 
 	callee.conn.refuse.Store(true)
-	caller.send(callMsg(3, "com.t", nil, opt("timeout", 5)))
+	caller.send(callMsg(3, "com.t", nil, opt("timeout", 50)))
 	caller.expectError(codec.Call, 3, "wamp.error.canceled")
-	time.Sleep(30 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
 	caller.expectNothing() // the timer was stopped: no second answer
+}
+
+// TestProgressiveStreamsBounded: progressive calls that end before their
+// final chunk do not pile up in the caller's stream set.
+func TestProgressiveStreamsBounded(t *testing.T) {
+	r := newTestRouter(t)
+	caller := joinWith(t, r, codec.MsgPack, "progressive_call_invocations")
+	callee := joinWith(t, r, codec.MsgPack, "progressive_call_invocations", "call_canceling")
+	callee.register(1, "com.up")
+	for n := range maxStreams + 100 {
+		req := codec.ID(n + 1)
+		caller.send(callMsg(req, "com.up", nil, opt("progress", true)))
+		inv := callee.expect(codec.Invocation)
+		callee.send(&codec.Message{Type: codec.Error, ErrorType: codec.Invocation, Request: inv.Request, URI: []byte("com.fail")})
+		caller.expectError(codec.Call, req, "com.fail")
+	}
+	s := caller.peer.(*peer).sess.Load()
+	if n := len(s.dl.streams); n > maxStreams {
+		t.Fatalf("%d stream entries kept for ended calls", n)
+	}
+	// A late chunk of an ended call is dropped, not routed as a new call.
+	caller.send(callMsg(codec.ID(maxStreams+100), "com.up", []any{"late"}, opt("progress", true)))
+	callee.expectNothing()
 }

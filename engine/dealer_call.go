@@ -219,15 +219,15 @@ func (p *peer) call(s *session, m *codec.Message) {
 	}
 	s.mu.Unlock()
 	if o.progress {
-		if s.dl.streams == nil {
-			s.dl.streams = make(map[codec.ID]struct{})
-		}
-		s.dl.streams[req] = struct{}{}
+		s.dl.addStream(s, req)
 	}
 
 	callee.mu.Lock()
 	if callee.closed {
 		callee.mu.Unlock()
+		if o.progress {
+			delete(s.dl.streams, req)
+		}
 		pc.refs.Add(1) // hold it while claiming
 		if pc.claim() {
 			p.replyError(codec.Call, req, uriNoSuchProcedure, "")

@@ -64,3 +64,24 @@ func parseRoleFeatures(details codec.Dict) roleFeatures {
 	}
 	return f
 }
+
+// maxStreams bounds a session's streams set: entries of calls that ended
+// before their final chunk (error, timeout, cancel) are pruned past it.
+const maxStreams = 1024
+
+// addStream records a progressive call invocation of s (s's loop only).
+func (d *dealerSession) addStream(s *session, req codec.ID) {
+	if d.streams == nil {
+		d.streams = make(map[codec.ID]struct{})
+	}
+	if len(d.streams) >= maxStreams {
+		s.mu.Lock()
+		for id := range d.streams {
+			if pc := s.calls[id]; pc == nil || !pc.streaming {
+				delete(d.streams, id)
+			}
+		}
+		s.mu.Unlock()
+	}
+	d.streams[req] = struct{}{}
+}

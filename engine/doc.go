@@ -32,6 +32,8 @@ package engine
 //	Router.mu  →  peer.mu  →  realm.mu
 //	shard.mu (broker/dealer exact maps), taken alone
 //	dealer.mu  →  shard.mu / patternIndex.mu (registration changes only)
+//	broker.mu  →  shard.mu / patternIndex.mu (subscription changes only)
+//	eventStore.mu, topicHistory.mu (history/retention), taken alone
 //	pendingCall.answerMu  →  session.mu (progressive RESULT vs final answer)
 //	session.mu (one at a time: never two session locks at once)
 //
@@ -81,7 +83,15 @@ package engine
 //     progress, claimed from the caller's table on timeout/cancel (INTERRUPT
 //     only to callees that announced call_canceling/call_cancelling).
 //   - Disclosure and black/whitelisting: fanout (broker.go) and call build
-//     EVENT/INVOCATION Details in one place each.
+//     EVENT/INVOCATION Details in one place each. A publish runs the exact
+//     subscription, then (only while pattern subscriptions exist) every
+//     pattern one from patternIndex.match; each gets one EVENT encoded once
+//     per serializer, with details.topic for patterns. Black/whitelists are
+//     parsed once per publish into a pooled subFilter (broker_options.go).
+//   - Event history and retention (broker_history.go): copies of events per
+//     concrete topic, bounded by RealmConfig (EventHistory rules,
+//     MaxHistoryTopics, MaxRetainedTopics); recorded after fan-out, only for
+//     topics a rule names or publishes with retain=true.
 //   - Meta API (meta.go): router-internal procedures are registered per realm
 //     with registerMeta (from metaInits) and answered on the caller's loop
 //     when a CALL names a wamp. URI (clients may neither REGISTER nor PUBLISH

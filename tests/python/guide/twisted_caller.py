@@ -1,0 +1,24 @@
+# Guide "Calling Procedures" (Twisted), run with the current Component API.
+import sys
+
+from autobahn.twisted.component import Component, run
+from autobahn.twisted.wamp import ApplicationSession
+from twisted.internet.defer import inlineCallbacks
+
+
+class MyComponent(ApplicationSession):
+    @inlineCallbacks
+    def onJoin(self, details):
+        print("session ready")
+
+        try:
+            res = yield self.call(u'com.myapp.add2', 2, 3)
+            print("call result: {}".format(res))
+        except Exception as e:
+            print("call error: {0}".format(e))
+
+
+if __name__ == '__main__':
+    url = sys.argv[1] if len(sys.argv) > 1 else u"ws://localhost:8080/ws"
+    component = Component(transports=[{"url": url}], realm=u"realm1", session_factory=MyComponent)
+    run([component])

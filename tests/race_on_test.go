@@ -1,0 +1,6 @@
+//go:build race
+
+package tests
+
+// raceEnabled: the tests run with -race, so wampd is built with -race too.
+const raceEnabled = true
