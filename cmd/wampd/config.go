@@ -41,6 +41,11 @@ import (
 //	                "salty": {"secret": "password", "role": "user",
 //	                          "salt": "salt123", "iterations": 1000, "keylen": 32}},
 //	    "cryptosign": {"device1": {"pubkeys": ["<64 hex digits>"], "role": "device"}},
+//	    "event_history": [             // optional: which topics keep a history (wamp.subscription.get_events)
+//	      {"topic": "com.example.", "match": "prefix", "limit": 100, "max_age": "1h"}
+//	    ],
+//	    "max_history_topics": 1024,    // topics with a history at most (default 1024)
+//	    "max_retained_topics": 10000,  // topics with a retained event at most (default 10000; -1: no retention)
 //	    "roles": {                     // optional: without it every session may do everything
 //	      "anonymous": [{"uri": "com.example.public.", "allow": ["subscribe", "call"]}],
 //	      "backend":   [{"uri": "", "allow": ["all"]}]
@@ -88,6 +93,10 @@ type realmFile struct {
 	WampCRA    map[string]wampCRAFile      `json:"wampcra"`
 	Cryptosign map[string]cryptosignFile   `json:"cryptosign"`
 	Roles      map[string][]permissionFile `json:"roles"`
+
+	EventHistory      []historyFile `json:"event_history"`
+	MaxHistoryTopics  int           `json:"max_history_topics"`
+	MaxRetainedTopics int           `json:"max_retained_topics"`
 }
 
 type ticketFile struct {
@@ -297,6 +306,14 @@ func (fc *fileConfig) engineRealms(path string) ([]engine.RealmConfig, error) {
 			rc.Cryptosign[id] = engine.CryptosignPrincipal{PublicKeys: p.PubKeys, Role: roleOf(f+".role", p.Role)}
 		}
 
+		rc.MaxHistoryTopics, rc.MaxRetainedTopics = rf.MaxHistoryTopics, rf.MaxRetainedTopics
+		for k, hf := range rf.EventHistory {
+			rule, err := historyRule(hf)
+			if err != nil {
+				return nil, bad(fmt.Sprintf("%s.event_history[%d]", at, k), "%v", err)
+			}
+			rc.EventHistory = append(rc.EventHistory, rule)
+		}
 		if rf.Roles != nil {
 			authz, err := rolesAuthorizer(path, at, rf.Roles)
 			if err != nil {
@@ -465,4 +482,38 @@ func realmSummary(realms []engine.RealmConfig) string {
 		parts = append(parts, r.Name+"("+strings.Join(m, ",")+")")
 	}
 	return strings.Join(parts, " ")
+}
+
+// historyFile is one entry of a realm's "event_history".
+type historyFile struct {
+	Topic  string `json:"topic"`
+	Match  string `json:"match"`   // exact (default), prefix or wildcard
+	Limit  int    `json:"limit"`   // events kept per topic; 0: engine default; negative: none
+	MaxAge string `json:"max_age"` // a Go duration; "" keeps events until overwritten
+}
+
+// historyRule converts and checks one event_history entry.
+func historyRule(hf historyFile) (engine.HistoryRule, error) {
+	rule := engine.HistoryRule{Topic: hf.Topic, Limit: hf.Limit}
+	switch hf.Match {
+	case "", "exact":
+		rule.Match = engine.MatchExact
+	case "prefix":
+		rule.Match = engine.MatchPrefix
+	case "wildcard":
+		rule.Match = engine.MatchWildcard
+	default:
+		return rule, fmt.Errorf("match %q: want exact, prefix or wildcard", hf.Match)
+	}
+	if hf.Topic == "" && rule.Match == engine.MatchExact {
+		return rule, errors.New("topic: missing")
+	}
+	if hf.MaxAge != "" {
+		d, err := time.ParseDuration(hf.MaxAge)
+		if err != nil || d <= 0 {
+			return rule, fmt.Errorf("max_age %q: want a positive Go duration such as 1h", hf.MaxAge)
+		}
+		rule.MaxAge = d
+	}
+	return rule, nil
 }

@@ -41,6 +41,10 @@ func TestExampleConfig(t *testing.T) {
 		len(r1.Cryptosign["device1"].PublicKeys) != 1 || r1.Cryptosign["device1"].Role != "device" {
 		t.Errorf("realm1 %+v", r1)
 	}
+	wantRule := engine.HistoryRule{Topic: "com.example.", Match: engine.MatchPrefix, Limit: 100, MaxAge: time.Hour}
+	if len(r1.EventHistory) != 1 || r1.EventHistory[0] != wantRule || r1.MaxHistoryTopics != 1024 || r1.MaxRetainedTopics != 10000 {
+		t.Errorf("event history of realm1: %+v, max topics %d/%d", r1.EventHistory, r1.MaxHistoryTopics, r1.MaxRetainedTopics)
+	}
 	if realms[1].Anonymous || realms[1].Authorizer != nil {
 		t.Errorf("realm 2 should be closed to anonymous and have no authorizer: %+v", realms[1])
 	}
@@ -142,6 +146,9 @@ func TestConfigErrors(t *testing.T) {
 		{"bad log level", `{"log_level": "loud", "realms": [{"name": "r", "anonymous": true}]}`, `: log_level: want debug, info, warn or error, got "loud"`},
 		{"bad grace", `{"shutdown_grace": "soon", "realms": [{"name": "r", "anonymous": true}]}`, `: shutdown_grace: want a duration`},
 		{"bad max_message", `{"listen": {"max_message": 0}, "realms": [{"name": "r", "anonymous": true}]}`, `: listen.max_message: must be positive`},
+		{"bad history match", `{"realms": [{"name": "r", "anonymous": true, "event_history": [{"topic": "a", "match": "regex"}]}]}`, `realms[0].event_history[0]: match "regex"`},
+		{"history without topic", `{"realms": [{"name": "r", "anonymous": true, "event_history": [{"limit": 5}]}]}`, `realms[0].event_history[0]: topic: missing`},
+		{"bad history age", `{"realms": [{"name": "r", "anonymous": true, "event_history": [{"topic": "a", "max_age": "-1s"}]}]}`, `realms[0].event_history[0]: max_age "-1s"`},
 		{"nothing to serve", `{"listen": {"websocket": "", "rawsocket": ""}, "realms": [{"name": "r", "anonymous": true}]}`, `nothing to serve`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
