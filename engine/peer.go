@@ -157,15 +157,10 @@ func (p *peer) Closed() {
 // violation aborts the connection: ABORT protocol_violation with reason in
 // Details.message, session cleanup, Conn.Close. Only this peer is affected.
 func (p *peer) violation(reason string) {
-	p.mu.Lock()
-	if p.state.Load() == stateDead {
-		p.mu.Unlock()
+	s, ok := p.kill()
+	if !ok {
 		return
 	}
-	s := p.sess.Swap(nil)
-	p.setStateLocked(stateDead)
-	p.attempt++
-	p.mu.Unlock()
 	p.r.log.Info("protocol violation", "reason", reason, "peer", p.conn.Transport().Peer)
 	a := &p.out
 	a.Reset()
@@ -173,27 +168,38 @@ func (p *peer) violation(reason string) {
 	a.Details.Fields = append(a.Details.Fields, codec.Field{Key: "message", Value: codec.StringValue(reason)})
 	a.URI = uriProtocolViolation
 	p.send(p.conn, p.kind, a)
-	if s != nil {
-		p.leave(s, "protocol violation")
-	}
-	p.conn.Close()
+	p.finish(s, "protocol violation")
 }
 
 // aborted ends the session of a client that sent ABORT and closes its
 // transport. Unlike violation, nothing is sent back.
 func (p *peer) aborted(reason string) {
-	p.mu.Lock()
-	if p.state.Load() == stateDead {
-		p.mu.Unlock()
+	s, ok := p.kill()
+	if !ok {
 		return
 	}
-	s := p.sess.Swap(nil)
+	p.r.log.Info("client aborted its session", "reason", reason, "peer", p.conn.Transport().Peer)
+	p.finish(s, "client abort")
+}
+
+// kill moves the peer to stateDead and takes its session, if any. ok is
+// false when the peer was already dead (someone else is finishing it).
+func (p *peer) kill() (s *session, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state.Load() == stateDead {
+		return nil, false
+	}
+	s = p.sess.Swap(nil)
 	p.setStateLocked(stateDead)
 	p.attempt++
-	p.mu.Unlock()
-	p.r.log.Info("client aborted its session", "reason", reason, "peer", p.conn.Transport().Peer)
+	return s, true
+}
+
+// finish cleans up the session a kill took and closes the transport.
+func (p *peer) finish(s *session, why string) {
 	if s != nil {
-		p.leave(s, "client abort")
+		p.leave(s, why)
 	}
 	p.conn.Close()
 }
