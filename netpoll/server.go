@@ -362,11 +362,17 @@ func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
 	}
 	// Consume everything: partial frames are kept in the conn's own small
 	// state, so gnet never has to copy leftovers into its inbound ring.
+	// While the loop is handling this read, Sends to its connections need no
+	// wake: the flush below picks them up (see markDirty).
+	lp := c.lp
+	lp.mu.Lock()
+	lp.active = true
+	lp.mu.Unlock()
 	buf, _ := gc.Next(-1)
 	action := c.onData(buf)
 	// Replies produced while handling this read go out now, in one write per
 	// connection, rather than after a trip through the task queue.
-	c.lp.flush()
+	lp.flush()
 	if c.gc == nil {
 		return gnet.None // closed re-entrantly (write error or Close)
 	}
@@ -413,6 +419,10 @@ type loop struct {
 	mu        sync.Mutex
 	dirty     []*conn // connections with pending output; guarded by mu
 	scheduled bool    // a flush task is queued on el; guarded by mu
+	// active: the loop is inside OnTraffic and flushes before it returns, so
+	// markDirty need not wake it; guarded by mu, cleared by flush under mu
+	// before it takes the dirty list (nothing can be left behind).
+	active bool
 
 	// loop-owned
 	spare   []*conn
@@ -429,8 +439,13 @@ func newLoop(s *Server, el gnet.EventLoop) *loop {
 func (lp *loop) markDirty(c *conn) {
 	lp.mu.Lock()
 	lp.dirty = append(lp.dirty, c)
-	wake := !lp.scheduled
-	lp.scheduled = true
+	// A reply to a message this loop is handling right now is flushed at the
+	// end of OnTraffic: waking the loop for it would cost a syscall and an
+	// empty task for nothing (it is most RPC replies).
+	wake := !lp.scheduled && !lp.active
+	if wake {
+		lp.scheduled = true
+	}
 	lp.mu.Unlock()
 	if !wake {
 		return
@@ -452,6 +467,7 @@ func (lp *loop) Run(context.Context) error {
 // flush writes every dirty connection's pending bytes. Loop only.
 func (lp *loop) flush() {
 	lp.mu.Lock()
+	lp.active = false
 	if len(lp.dirty) == 0 {
 		lp.scheduled = false
 		lp.mu.Unlock()
