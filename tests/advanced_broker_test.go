@@ -164,9 +164,7 @@ func TestAdvancedBrokerHistory(t *testing.T) {
 
 // TestAdvancedBrokerNode runs tests/js/advanced/broker.js with autobahn-js
 // (WebSocket json/msgpack/cbor, RawSocket json) and wampy (WebSocket
-// json/cbor) through the libraries' own subscribe/publish options. wampy's
-// msgpack is left out: msgpackr encodes the unset SUBSCRIBE options as
-// MessagePack's "undefined" extension, which the codec refuses.
+// json/msgpack/cbor) through the libraries' own subscribe/publish options.
 func TestAdvancedBrokerNode(t *testing.T) {
 	skipShort(t)
 	requireNode(t)
@@ -180,6 +178,7 @@ func TestAdvancedBrokerNode(t *testing.T) {
 		{"autobahn", transportCase{"websocket", "cbor"}},
 		{"autobahn", transportCase{"rawsocket", "json"}},
 		{"wampy", transportCase{"websocket", "json"}},
+		{"wampy", transportCase{"websocket", "msgpack"}},
 		{"wampy", transportCase{"websocket", "cbor"}},
 	}
 	scenarios := []string{"blackwhite", "identification", "pattern", "retained"}
