@@ -347,11 +347,11 @@ func (p *peer) fanout(sub *subscription, pe *publication, pattern bool) {
 			}
 		}
 		if bad[k] {
-			to.droppedEvents.Add(1)
+			to.dropEvent(p.r.log)
 			continue
 		}
 		if !to.conn.Send(p.ev[k]) {
-			to.droppedEvents.Add(1)
+			to.dropEvent(p.r.log)
 		}
 	}
 	for k := range p.ev {

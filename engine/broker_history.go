@@ -332,7 +332,7 @@ func (p *peer) sendRetained(s *session, sub *subscription) {
 		ev.Details.Fields = e.appendDetails(ev.Details.Fields, sub.match != MatchExact)
 		ev.Details.Fields = append(ev.Details.Fields, codec.Field{Key: "retained", Value: codec.BoolValue(true)})
 		if !p.send(p.conn, p.kind, ev) {
-			s.droppedEvents.Add(1)
+			s.dropEvent(p.r.log)
 		}
 	}
 }

@@ -109,7 +109,10 @@ func metaSessionGet(a metaArgs) metaReply {
 	if s == nil {
 		return metaErr(uriNoSuchSession, "")
 	}
-	return metaReply{Args: []any{sessionDetails(s)}}
+	d := sessionDetails(s)
+	// Not in the spec: how many EVENTs this session lost as a slow consumer.
+	d["dropped_events"] = s.DroppedEvents()
+	return metaReply{Args: []any{d}}
 }
 
 // killReason reads the optional reason and message keyword arguments.

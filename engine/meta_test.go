@@ -131,7 +131,7 @@ func TestMetaSessionCountListGet(t *testing.T) {
 			d, _ := anon.result(9, "wamp.session.get", []any{alice.id}, nil)[0].(map[string]any)
 			wantD := map[string]any{"session": alice.id, "authid": "alice", "authrole": "admin",
 				"authmethod": "ticket", "authprovider": "static",
-				"transport": map[string]any{"type": "test", "peer": "mem"}}
+				"transport": map[string]any{"type": "test", "peer": "mem"}, "dropped_events": 0}
 			if !equalJSONish(d, wantD) {
 				t.Fatalf("get = %v\nwant %v", d, wantD)
 			}

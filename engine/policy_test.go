@@ -167,6 +167,12 @@ func TestBackPressure(t *testing.T) {
 		if slow.conn.isClosed() {
 			t.Fatal("slow subscriber closed; events should only be dropped")
 		}
+		// An operator sees the count through the session meta API.
+		got := pub.result(9, "wamp.session.get", []any{slow.id}, nil)
+		d, _ := got[0].(map[string]any)
+		if !equalJSONish(d["dropped_events"], 3) {
+			t.Fatalf("wamp.session.get dropped_events = %v, want 3", d["dropped_events"])
+		}
 	})
 	t.Run("invocation refused fails the call", func(t *testing.T) {
 		r := newTestRouter(t)

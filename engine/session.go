@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"log/slog"
 	"sync"
 	"sync/atomic"
 
@@ -56,6 +57,16 @@ type session struct {
 
 // DroppedEvents is the number of EVENTs dropped for this session.
 func (s *session) DroppedEvents() uint64 { return s.droppedEvents.Load() }
+
+// dropEvent counts an EVENT this session did not get (slow consumer, or a
+// payload its serializer cannot carry). It logs the 1st, 2nd, 4th, 8th, ...
+// drop: an operator sees every slow consumer without a log line per event.
+func (s *session) dropEvent(log *slog.Logger) {
+	n := s.droppedEvents.Add(1)
+	if n&(n-1) == 0 {
+		log.Warn("slow consumer: events dropped", "realm", s.realm.name, "session", s.id, "authid", s.ident.AuthID, "dropped", n)
+	}
+}
 
 // handleSession dispatches a message of an established session.
 func (p *peer) handleSession(s *session, m *codec.Message) {
