@@ -4,7 +4,7 @@
 GO ?= go
 FUZZTIME ?= 60s
 
-.PHONY: test deps lint unit run build bench fuzz
+.PHONY: test deps lint unit run build bench fuzz soak
 
 test: deps lint unit
 
@@ -32,7 +32,21 @@ build:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./codec ./engine ./netpoll
 
-# Opt-in long fuzzing: each target for FUZZTIME.
+# Opt-in long fuzzing: every fuzz target of every package that has one
+# (codec, netpoll, engine, fuzz...), FUZZTIME each. Not part of `make test`,
+# which only replays the seed corpora.
+FUZZPKGS ?= $(shell grep -rl --include='*_test.go' '^func Fuzz' . | xargs -r -n1 dirname | sort -u)
 fuzz:
-	@for t in $$($(GO) test -list 'Fuzz.*' ./codec | grep ^Fuzz); do \
-	  echo "== $$t"; $(GO) test ./codec -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; done
+	@for p in $(FUZZPKGS); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do \
+	    echo "== $$p $$t ($(FUZZTIME))"; \
+	    $(GO) test $$p -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10s || exit 1; \
+	  done; \
+	done
+
+# Opt-in soak: wampd built with -race, driven with mixed traffic for
+# SOAKTIME (fuzz/soak_test.go), then checked for races, panics, unanswered
+# calls, lingering sessions, and RSS/threads back near their warm level.
+SOAKTIME ?= 10m
+soak:
+	$(GO) test -tags soak -run '^TestSoak$$' -count=1 -v -timeout 3h ./fuzz -soaktime $(SOAKTIME)
