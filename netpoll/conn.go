@@ -45,6 +45,13 @@ type conn struct {
 	raw     rawReader
 	msg     []byte // reassembly buffer
 
+	// keepalive (loop-owned, keepalive.go)
+	rxTick         int64 // wheel tick of the last input
+	pingAt         int64 // tick of the outstanding keepalive ping, 0: none
+	kaNext, kaPrev *conn // wheel list links
+	kaList         int32 // wheel list index, -1: on none
+	kaOn           bool  // watched by the wheel
+
 	// closeReq is set by Close: stop delivering input.
 	closeReq atomic.Bool
 	// buffered is gnet's OutboundBuffered as last seen by the loop.
@@ -221,6 +228,7 @@ func (c *conn) onClose(err error) {
 	if c.peer == nil {
 		c.srv.handshakeDone(c)
 	}
+	c.lp.ka.untrack(c)
 	c.gc = nil
 	c.state = stateDone
 	c.mu.Lock()
@@ -243,6 +251,9 @@ func (c *conn) onClose(err error) {
 // attach hands the connection to the engine. Loop only.
 func (c *conn) attach() {
 	c.srv.handshakeDone(c)
+	if c.srv.ka.on {
+		c.lp.ka.track(c)
+	}
 	c.peer = c.srv.attacher.Attach(c)
 }
 

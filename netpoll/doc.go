@@ -36,6 +36,31 @@
 // refusal is based on can be stale; a refusal therefore schedules a flush of
 // that connection, which refreshes the count for the next Send.
 //
+// # Keepalive (dead peers)
+//
+// A peer whose machine or network dies sends no FIN: without keepalive its
+// session, registrations, subscriptions and pending calls would live forever.
+// A connection that has received nothing at all (no message, ping or pong)
+// for Config.PingInterval (default 30s) gets a WebSocket ping, or a RawSocket
+// PING frame, with a small payload. If nothing arrives within
+// Config.PingTimeout (default 10s) after it, the connection is dropped: no
+// WebSocket close frame (the peer is presumed unreachable; Autobahn and
+// Crossbar do the same, and a live but deaf peer sees 1006), linger 0 so the
+// kernel does not keep retransmitting to a dead host, and the Peer gets
+// Closed as for any other close, so the engine fails the session's calls and
+// removes its registrations and subscriptions. Any input resets the timer:
+// busy connections are never pinged, and clients that send their own pings
+// count as busy. A negative PingInterval disables keepalive.
+//
+// Cost: a read stamps the connection with the loop's coarse clock (one
+// store). Each loop keeps its attached connections on a timing wheel that is
+// swept on the loop, from gnet's ticker, every tick (a quarter of the shorter
+// period, at most 1s); an idle connection is looked at about once per
+// interval. There is no timer or goroutine per connection and no allocation
+// per connection; each tick costs one gnet task per loop (and gnet's own
+// small allocation for it). Pings and closes happen within about a tick
+// (plus the loop's scheduling delay) of the nominal times.
+//
 // # Protocols
 //
 // WebSocket (RFC 6455) with subprotocols wamp.2.json (text frames),

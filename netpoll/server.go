@@ -48,6 +48,13 @@ type Config struct {
 	// HandshakeTimeout closes connections that have not completed their
 	// WebSocket or RawSocket handshake in time (default 10s).
 	HandshakeTimeout time.Duration
+	// PingInterval: a connection that has received nothing (no message, no
+	// ping, no pong) for this long gets a WebSocket ping, or a RawSocket PING
+	// (default 30s; negative disables keepalive).
+	PingInterval time.Duration
+	// PingTimeout: a connection that receives nothing within this time after
+	// a keepalive ping is closed and its Peer gets Closed (default 10s).
+	PingTimeout time.Duration
 	// Logger receives connection errors (default slog.Default()).
 	Logger *slog.Logger
 	// Loops is the number of event loops (default GOMAXPROCS).
@@ -83,6 +90,8 @@ type Server struct {
 
 	hsMu      sync.Mutex
 	pendingHS map[*conn]handshakeEntry // connections still in their handshake
+
+	ka keepalive // keepalive.go
 }
 
 type handshakeEntry struct {
@@ -125,6 +134,12 @@ func Listen(ctx context.Context, cfg Config, a Attacher) (*Server, error) {
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = 10 * time.Second
 	}
+	if cfg.PingInterval == 0 {
+		cfg.PingInterval = defaultPingInterval
+	}
+	if cfg.PingTimeout <= 0 {
+		cfg.PingTimeout = defaultPingTimeout
+	}
 	s := &Server{
 		cfg:       cfg,
 		compress:  !cfg.DisableCompression,
@@ -133,6 +148,7 @@ func Listen(ctx context.Context, cfg Config, a Attacher) (*Server, error) {
 		done:      make(chan struct{}),
 		loops:     make(map[gnet.EventLoop]*loop),
 		pendingHS: make(map[*conn]handshakeEntry),
+		ka:        newKeepalive(cfg.PingInterval, cfg.PingTimeout),
 	}
 	h := &handler{s: s, booted: make(chan error, 1)}
 	if cfg.WebSocketAddr != "" {
@@ -280,9 +296,10 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	s := h.s
 	s.conns.Add(1)
 	c := &conn{
-		srv: s,
-		lp:  s.loopOf(gc.EventLoop()),
-		gc:  gc,
+		srv:    s,
+		lp:     s.loopOf(gc.EventLoop()),
+		gc:     gc,
+		kaList: -1,
 	}
 	c.info.Peer = remoteString(gc.RemoteAddr())
 	if s.rawAddr != nil {
@@ -302,8 +319,8 @@ func (s *Server) handshakeDone(c *conn) {
 	s.hsMu.Unlock()
 }
 
-// OnTick closes connections whose handshake is overdue (slowloris). It runs
-// on gnet's ticker goroutine.
+// OnTick closes connections whose handshake is overdue (slowloris) and
+// queues the keepalive sweeps. It runs on gnet's ticker goroutine.
 func (h *handler) OnTick() (time.Duration, gnet.Action) {
 	s := h.s
 	now := time.Now()
@@ -315,7 +332,12 @@ func (h *handler) OnTick() (time.Duration, gnet.Action) {
 		}
 	}
 	s.hsMu.Unlock()
-	return min(time.Second, s.cfg.HandshakeTimeout/2), gnet.None
+	next := min(time.Second, s.cfg.HandshakeTimeout/2)
+	if s.ka.on {
+		s.sweepLoops()
+		next = min(next, s.ka.gran)
+	}
+	return next, gnet.None
 }
 
 // onRawListener reports whether gc was accepted by the RawSocket-only
@@ -365,6 +387,7 @@ func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
 	// While the loop is handling this read, Sends to its connections need no
 	// wake: the flush below picks them up (see markDirty).
 	lp := c.lp
+	c.rxTick = lp.ka.now // any input is a sign of life (keepalive.go)
 	lp.mu.Lock()
 	lp.active = true
 	lp.mu.Unlock()
@@ -428,10 +451,13 @@ type loop struct {
 	spare   []*conn
 	inflate inflater
 	scratch []byte // control-frame replies
+	ka      wheel  // keepalive
 }
 
 func newLoop(s *Server, el gnet.EventLoop) *loop {
-	return &loop{srv: s, el: el}
+	lp := &loop{srv: s, el: el}
+	lp.ka.init(lp, &s.ka)
+	return lp
 }
 
 // markDirty puts c on the loop's dirty list and queues a flush unless one is

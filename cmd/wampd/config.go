@@ -18,8 +18,8 @@ import (
 // fileConfig is the -config file. wampd -config wampd.json reads realms, their users and permissions, and
 // listener settings from a JSON file (example: example-config.json beside
 // this file). Listener flags given on the command line (-ws, -ws-path,
-// -rawsocket, -max-message, -max-pending, -compression, -log-level,
-// -shutdown-grace) override the file; the realm flags (-realm, -anonymous,
+// -rawsocket, -max-message, -max-pending, -compression, -ping-interval,
+// -ping-timeout, -log-level, -shutdown-grace) override the file; the realm flags (-realm, -anonymous,
 // -ticket) cannot be combined with -config, whose realms replace them.
 //
 //	{
@@ -29,7 +29,9 @@ import (
 //	    "rawsocket": "127.0.0.1:8081", // "" disables
 //	    "max_message": 16777216,       // bytes
 //	    "max_pending": 8388608,        // bytes queued per connection
-//	    "compression": true            // WebSocket permessage-deflate
+//	    "compression": true,           // WebSocket permessage-deflate
+//	    "ping_interval": "30s",        // keepalive: ping after this long without input; "0s" disables
+//	    "ping_timeout": "10s"          // close a pinged connection silent for this long
 //	  },
 //	  "log_level": "info",             // debug, info, warn, error
 //	  "shutdown_grace": "3s",          // a Go duration
@@ -84,6 +86,8 @@ type listenConfig struct {
 	MaxMessage    *int    `json:"max_message"`
 	MaxPending    *int    `json:"max_pending"`
 	Compression   *bool   `json:"compression"`
+	PingInterval  *string `json:"ping_interval"`
+	PingTimeout   *string `json:"ping_timeout"`
 }
 
 type realmFile struct {
@@ -435,6 +439,25 @@ func applyConfigFile(o *options) ([]engine.RealmConfig, error) {
 		}
 		if l.MaxPending != nil && *l.MaxPending <= 0 {
 			return nil, &configError{path: o.config, field: "listen.max_pending", msg: "must be positive"}
+		}
+		dur := func(flag, field string, dst *time.Duration, v *string, zeroOK bool) error {
+			if v == nil {
+				return nil
+			}
+			d, err := time.ParseDuration(*v)
+			if err != nil || d < 0 || d == 0 && !zeroOK {
+				return &configError{path: o.config, field: field, msg: fmt.Sprintf("want a duration like \"30s\", got %q", *v)}
+			}
+			if !o.set[flag] {
+				*dst = d
+			}
+			return nil
+		}
+		if err := dur("ping-interval", "listen.ping_interval", &o.pingInterval, l.PingInterval, true); err != nil {
+			return nil, err
+		}
+		if err := dur("ping-timeout", "listen.ping_timeout", &o.pingTimeout, l.PingTimeout, false); err != nil {
+			return nil, err
 		}
 	}
 	if fc.LogLevel != nil {

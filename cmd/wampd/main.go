@@ -29,6 +29,7 @@ type options struct {
 	maxMessage, maxPending                 int
 	compression                            bool
 	shutdownGrace                          time.Duration
+	pingInterval, pingTimeout              time.Duration   // keepalive; interval 0 disables
 	config                                 string          // -config file (config.go)
 	set                                    map[string]bool // flags given on the command line
 }
@@ -63,6 +64,8 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.maxMessage, "max-message", 16<<20, "largest WAMP message accepted, in bytes")
 	fs.IntVar(&o.maxPending, "max-pending", 8<<20, "outbound bytes queued per connection before the slow-consumer policy applies")
 	fs.BoolVar(&o.compression, "compression", true, "offer WebSocket permessage-deflate")
+	fs.DurationVar(&o.pingInterval, "ping-interval", 30*time.Second, "ping a connection after this long without input (0 disables keepalive)")
+	fs.DurationVar(&o.pingTimeout, "ping-timeout", 10*time.Second, "close a pinged connection that sends nothing for this long")
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", 3*time.Second, "how long shutdown waits for clients to say GOODBYE")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.config, "config", "", "JSON file with realms, users, roles and listener settings (see example-config.json); listener flags override it")
@@ -75,6 +78,9 @@ func parseFlags(args []string) (options, error) {
 	}
 	if o.ws == "" && o.rawsocket == "" {
 		return o, errors.New("both -ws and -rawsocket are disabled: nothing to serve")
+	}
+	if err := checkKeepalive(o.pingInterval, o.pingTimeout); err != nil {
+		return o, err
 	}
 	return o, nil
 }
@@ -130,6 +136,8 @@ func run(o options) error {
 		MaxMessageSize:     o.maxMessage,
 		MaxPendingBytes:    o.maxPending,
 		DisableCompression: !o.compression,
+		PingInterval:       keepaliveInterval(o.pingInterval),
+		PingTimeout:        o.pingTimeout,
 		Logger:             log,
 	}, router)
 	if err != nil {
@@ -155,4 +163,24 @@ func run(o options) error {
 	defer cancel()
 	router.Shutdown(sctx)
 	return srv.Stop(sctx)
+}
+
+// checkKeepalive validates -ping-interval and -ping-timeout.
+func checkKeepalive(interval, timeout time.Duration) error {
+	if interval < 0 {
+		return fmt.Errorf("-ping-interval %v: want a positive duration, or 0 to disable keepalive", interval)
+	}
+	if timeout <= 0 {
+		return fmt.Errorf("-ping-timeout %v: want a positive duration", timeout)
+	}
+	return nil
+}
+
+// keepaliveInterval maps the flag's "0 disables" onto netpoll.Config, where
+// zero means the default and a negative interval disables.
+func keepaliveInterval(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
