@@ -2,10 +2,8 @@ package tests
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -56,11 +54,8 @@ var brokerScenarios = map[string]func(k *checker){
 	},
 }
 
-func brokerClient(t *testing.T, name, flavor string, tc transportCase, url string, scenarios ...string) clientSpec {
-	args := []string{pythonBin, "broker_autobahn.py", "--flavor", flavor, "--url", url,
-		"--transport", tc.transport, "--serializer", tc.serializer}
-	return clientSpec{name: name, dir: filepath.Join(repoRoot(t), "tests", "python", "advanced"),
-		argv: append(args, scenarios...)}
+func brokerClient(t *testing.T, c clientCase, r *router, scenarios ...string) clientSpec {
+	return pythonScript(t, c.String(), "python/advanced", "broker_autobahn.py", append(c.pythonArgs(r), scenarios...)...)
 }
 
 // TestAdvancedBrokerPython runs the broker scenarios with Autobahn|Python on
@@ -71,36 +66,18 @@ func TestAdvancedBrokerPython(t *testing.T) {
 	skipShort(t)
 	requirePython(t)
 	r := startRouter(t)
-	cases := []struct {
-		flavor string
-		tc     transportCase
-	}{
-		{"twisted", transportCase{"websocket", "json"}},
-		{"twisted", transportCase{"rawsocket", "cbor"}},
-		{"asyncio", transportCase{"websocket", "msgpack"}},
-		{"asyncio", transportCase{"rawsocket", "json"}},
-	}
-	var names [][]string
-	specs := make([]clientSpec, len(cases))
-	for i, c := range cases {
+	var clients []scenarioClient
+	for _, c := range pythonMix {
 		var scenarios []string
 		for _, sc := range sortedKeys(brokerScenarios) {
-			if sc == "ppt" && (c.flavor != "asyncio" || c.tc.transport != "rawsocket") {
+			if sc == "ppt" && (c.lib != "asyncio" || c.tc.transport != "rawsocket") {
 				continue // the raw client runs on asyncio streams over RawSocket
 			}
 			scenarios = append(scenarios, sc)
 		}
-		names = append(names, scenarios)
-		specs[i] = brokerClient(t, fmt.Sprintf("%s/%s", c.flavor, c.tc), c.flavor, c.tc, c.tc.url(r), scenarios...)
+		clients = append(clients, scenarioClient{spec: brokerClient(t, c, r), r: r, checks: brokerScenarios, scenarios: scenarios})
 	}
-	results := runAll(specs, 2)
-	for i, c := range cases {
-		for _, sc := range names[i] {
-			t.Run(fmt.Sprintf("%s/%s/%s", c.flavor, c.tc, sc), func(t *testing.T) {
-				brokerScenarios[sc](check(t, r, results[i].scenario(sc)))
-			})
-		}
-	}
+	runScenarios(t, clients, 2)
 }
 
 // TestAdvancedBrokerHistory checks wamp.subscription.get_events from
@@ -138,21 +115,18 @@ func TestAdvancedBrokerHistory(t *testing.T) {
 	})
 	addrs := srv.Addrs()
 	r := &router{stderr: log, wsAddr: addrs[0].String(), rsAddr: addrs[1].String()}
-	cases := []struct {
-		flavor string
-		tc     transportCase
-	}{
+	cases := []clientCase{
 		{"twisted", transportCase{"websocket", "json"}},
 		{"asyncio", transportCase{"rawsocket", "msgpack"}},
 		{"asyncio", transportCase{"websocket", "cbor"}},
 	}
 	specs := make([]clientSpec, len(cases))
 	for i, c := range cases {
-		specs[i] = brokerClient(t, fmt.Sprintf("%s/%s", c.flavor, c.tc), c.flavor, c.tc, c.tc.url(r), "history")
+		specs[i] = brokerClient(t, c, r, "history")
 	}
 	results := runAll(specs, 2)
 	for i, c := range cases {
-		t.Run(fmt.Sprintf("%s/%s", c.flavor, c.tc), func(t *testing.T) {
+		t.Run(c.String(), func(t *testing.T) {
 			k := check(t, r, results[i].scenario("history"))
 			k.want("history_args", `[[2], [3], [4]]`)
 			k.want("history_pubs", `true`)
@@ -169,29 +143,15 @@ func TestAdvancedBrokerNode(t *testing.T) {
 	skipShort(t)
 	requireNode(t)
 	r := startRouter(t)
-	cases := []struct {
-		lib string
-		tc  transportCase
-	}{
-		{"autobahn", transportCase{"websocket", "json"}},
-		{"autobahn", transportCase{"websocket", "msgpack"}},
-		{"autobahn", transportCase{"websocket", "cbor"}},
-		{"autobahn", transportCase{"rawsocket", "json"}},
-		{"wampy", transportCase{"websocket", "json"}},
-		{"wampy", transportCase{"websocket", "msgpack"}},
-		{"wampy", transportCase{"websocket", "cbor"}},
-	}
+	cases := nodeCases()
 	scenarios := []string{"blackwhite", "identification", "pattern", "retained"}
 	specs := make([]clientSpec, len(cases))
 	for i, c := range cases {
-		args := []string{"node", "broker.js", "--lib", c.lib, "--url", c.tc.url(r),
-			"--transport", c.tc.transport, "--serializer", c.tc.serializer}
-		specs[i] = clientSpec{name: c.lib + "/" + c.tc.String(), dir: filepath.Join(repoRoot(t), "tests", "js", "advanced"),
-			argv: append(args, scenarios...)}
+		specs[i] = nodeScript(t, c.String(), "js/advanced", "broker.js", append(c.nodeArgs(r), scenarios...)...)
 	}
 	results := runAll(specs, 2)
 	for i, c := range cases {
-		t.Run(c.lib+"/"+c.tc.String(), func(t *testing.T) {
+		t.Run(c.String(), func(t *testing.T) {
 			res := results[i]
 			check(t, r, res.scenario("pattern")).want("js_pattern",
 				`[["prefix", ".a.b", ".a.b"], ["wildcard", ".a.b", ".a.b"], ["prefix", ".a.c", ".a.c"], ["wildcard", ".x.b", ".x.b"]]`)

@@ -1,21 +1,12 @@
 package tests
 
-import (
-	"fmt"
-	"path/filepath"
-	"testing"
-)
+import "testing"
 
 // Dealer features of the Advanced Profile with real clients: Autobahn|Python
 // (Twisted and asyncio) through its own API, a raw RawSocket client for the options
 // Autobahn|Python has no API for (against Autobahn peers where they take part), and
 // autobahn-js and wampy through their APIs. Scripts: tests/python/advanced/dealer_*.py,
 // tests/js/advanced_dealer.js.
-
-func advancedPython(t *testing.T, name, script string, args ...string) clientSpec {
-	return clientSpec{name: name, dir: filepath.Join(repoRoot(t), "tests", "python", "advanced"),
-		argv: append([]string{pythonBin, script}, args...)}
-}
 
 // dealerAutobahnScenarios: dealer_autobahn.py, what a user of each feature expects.
 var dealerAutobahnScenarios = map[string]func(k *checker){
@@ -135,43 +126,25 @@ func TestAdvancedDealer(t *testing.T) {
 	requirePython(t)
 	r := startRouter(t)
 
-	type job struct {
-		name      string
-		scenarios map[string]func(k *checker)
-	}
-	var jobs []job
-	var specs []clientSpec
-	add := func(name string, sc map[string]func(k *checker), spec clientSpec) {
-		jobs = append(jobs, job{name, sc})
-		specs = append(specs, spec)
+	var clients []scenarioClient
+	add := func(spec clientSpec, checks map[string]func(k *checker)) {
+		clients = append(clients, scenarioClient{spec: spec, r: r, checks: checks})
 	}
 	transports := []transportCase{{"websocket", "json"}, {"websocket", "cbor"}, {"rawsocket", "msgpack"}}
 	for _, flavor := range []string{"twisted", "asyncio"} {
 		for _, tc := range transports {
-			name := fmt.Sprintf("autobahn-python/%s/%s", flavor, tc)
-			args := []string{"--flavor", flavor, "--url", tc.url(r), "--transport", tc.transport, "--serializer", tc.serializer}
-			add(name, dealerAutobahnScenarios, advancedPython(t, name, "dealer_autobahn.py", append(args, sortedKeys(dealerAutobahnScenarios)...)...))
+			c := clientCase{flavor, tc}
+			add(pythonScript(t, "autobahn-python/"+c.String(), "python/advanced", "dealer_autobahn.py", c.pythonArgs(r)...),
+				dealerAutobahnScenarios)
 		}
 	}
-	add("raw+autobahn-python", dealerRawScenarios, advancedPython(t, "raw", "dealer_raw.py",
-		append([]string{"--url", r.wsURL(), "--rawsocket", r.rsAddr}, sortedKeys(dealerRawScenarios)...)...))
+	add(pythonScript(t, "raw+autobahn-python", "python/advanced", "dealer_raw.py", "--url", r.wsURL(), "--rawsocket", r.rsAddr),
+		dealerRawScenarios)
 	requireNode(t)
-	{
-		for _, ser := range []string{"json", "msgpack", "cbor"} {
-			name := "autobahn-js/websocket-" + ser
-			add(name, dealerJSScenarios, clientSpec{name: name, dir: filepath.Join(repoRoot(t), "tests", "js"),
-				argv: append([]string{"node", "advanced_dealer.js", "--url", r.wsURL(), "--serializer", ser}, sortedKeys(dealerJSScenarios)...)})
-			name = "wampy/websocket-" + ser
-			add(name, dealerWampyScenarios, clientSpec{name: name, dir: filepath.Join(repoRoot(t), "tests", "js"),
-				argv: append([]string{"node", "advanced_dealer.js", "--url", r.wsURL(), "--serializer", ser}, sortedKeys(dealerWampyScenarios)...)})
-		}
+	for _, ser := range []string{"json", "msgpack", "cbor"} {
+		args := []string{"--url", r.wsURL(), "--serializer", ser}
+		add(nodeScript(t, "autobahn-js/websocket-"+ser, "js", "advanced_dealer.js", args...), dealerJSScenarios)
+		add(nodeScript(t, "wampy/websocket-"+ser, "js", "advanced_dealer.js", args...), dealerWampyScenarios)
 	}
-	results := runAll(specs, 4)
-	for i, j := range jobs {
-		for _, sc := range sortedKeys(j.scenarios) {
-			t.Run(j.name+"/"+sc, func(t *testing.T) {
-				j.scenarios[sc](check(t, r, results[i].scenario(sc)))
-			})
-		}
-	}
+	runScenarios(t, clients, 4)
 }

@@ -1,10 +1,6 @@
 package tests
 
-import (
-	"fmt"
-	"path/filepath"
-	"testing"
-)
+import "testing"
 
 // metaScenarios maps each scenario of tests/python/advanced/meta_session.py to
 // what a user of the session and testament meta API expects.
@@ -64,34 +60,13 @@ var metaScenarios = map[string]func(k *checker){
 func TestAdvancedMetaPython(t *testing.T) {
 	skipShort(t)
 	requirePython(t)
-	cases := []struct {
-		flavor string
-		tc     transportCase
-	}{
-		{"twisted", transportCase{"websocket", "json"}},
-		{"twisted", transportCase{"rawsocket", "cbor"}},
-		{"asyncio", transportCase{"websocket", "msgpack"}},
-		{"asyncio", transportCase{"rawsocket", "json"}},
+	var clients []scenarioClient
+	for _, c := range pythonMix {
+		r := startRouter(t)
+		spec := pythonScript(t, c.String(), "python/advanced", "meta_session.py", c.pythonArgs(r)...)
+		clients = append(clients, scenarioClient{spec: spec, r: r, checks: metaScenarios})
 	}
-	scenarios := sortedKeys(metaScenarios)
-	routers := make([]*router, len(cases))
-	specs := make([]clientSpec, len(cases))
-	for i, c := range cases {
-		routers[i] = startRouter(t)
-		name := fmt.Sprintf("%s/%s", c.flavor, c.tc)
-		args := []string{"meta_session.py", "--flavor", c.flavor, "--url", c.tc.url(routers[i]),
-			"--transport", c.tc.transport, "--serializer", c.tc.serializer}
-		specs[i] = clientSpec{name: name, dir: filepath.Join(repoRoot(t), "tests", "python", "advanced"),
-			argv: append(append([]string{pythonBin}, args...), scenarios...)}
-	}
-	results := runAll(specs, 2)
-	for i, c := range cases {
-		for _, sc := range scenarios {
-			t.Run(fmt.Sprintf("%s/%s/%s", c.flavor, c.tc, sc), func(t *testing.T) {
-				metaScenarios[sc](check(t, routers[i], results[i].scenario(sc)))
-			})
-		}
-	}
+	runScenarios(t, clients, 2)
 }
 
 // metaNodeScenarios maps each scenario of tests/js/advanced/meta_session.js to
@@ -119,31 +94,17 @@ var metaNodeScenarios = map[string]func(k *checker){
 func TestAdvancedMetaNode(t *testing.T) {
 	skipShort(t)
 	requireNode(t)
-	cases := []struct {
-		lib string
-		tc  transportCase
-	}{
+	cases := []clientCase{
 		{"autobahn", transportCase{"websocket", "json"}},
 		{"autobahn", transportCase{"websocket", "cbor"}},
 		{"autobahn", transportCase{"rawsocket", "json"}},
 		{"wampy", transportCase{"websocket", "json"}},
 	}
-	scenarios := sortedKeys(metaNodeScenarios)
-	routers := make([]*router, len(cases))
-	specs := make([]clientSpec, len(cases))
-	for i, c := range cases {
-		routers[i] = startRouter(t)
-		args := []string{"node", "meta_session.js", "--lib", c.lib, "--url", c.tc.url(routers[i]),
-			"--transport", c.tc.transport, "--serializer", c.tc.serializer}
-		specs[i] = clientSpec{name: c.lib + "/" + c.tc.String(), dir: filepath.Join(repoRoot(t), "tests", "js", "advanced"),
-			argv: append(args, scenarios...)}
+	var clients []scenarioClient
+	for _, c := range cases {
+		r := startRouter(t)
+		spec := nodeScript(t, c.String(), "js/advanced", "meta_session.js", c.nodeArgs(r)...)
+		clients = append(clients, scenarioClient{spec: spec, r: r, checks: metaNodeScenarios})
 	}
-	results := runAll(specs, 2)
-	for i, c := range cases {
-		for _, sc := range scenarios {
-			t.Run(fmt.Sprintf("%s/%s/%s", c.lib, c.tc, sc), func(t *testing.T) {
-				metaNodeScenarios[sc](check(t, routers[i], results[i].scenario(sc)))
-			})
-		}
-	}
+	runScenarios(t, clients, 2)
 }

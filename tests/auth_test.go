@@ -93,11 +93,6 @@ func waitListening(r *router) error {
 	return fmt.Errorf("router did not listen on %s and %s within 20s\n%s", r.wsAddr, r.rsAddr, r.logTail())
 }
 
-func authPythonClient(t *testing.T, name string, args ...string) clientSpec {
-	return clientSpec{name: name, dir: filepath.Join(repoRoot(t), "tests", "python", "auth"),
-		argv: append([]string{pythonBin, "auth_scenarios.py"}, args...)}
-}
-
 func requireNaCl(t *testing.T) {
 	t.Helper()
 	out, err := exec.Command(pythonBin, "-c", "import nacl.signing; from autobahn.wamp.cryptosign import CryptosignKey").CombinedOutput()
@@ -149,30 +144,18 @@ func TestAuthAutobahnPython(t *testing.T) {
 	requireNaCl(t)
 	r := startRouterWithConfig(t, authConfig(t))
 
-	scenarios := sortedKeys(authScenarios)
-	cases := []struct {
-		flavor string
-		tc     transportCase
-	}{
+	cases := []clientCase{
 		{"twisted", transportCase{"websocket", "json"}},
 		{"asyncio", transportCase{"rawsocket", "msgpack"}},
 		{"twisted", transportCase{"rawsocket", "cbor"}},
 		{"asyncio", transportCase{"websocket", "cbor"}},
 	}
-	var specs []clientSpec
+	var clients []scenarioClient
 	for _, c := range cases {
-		args := []string{"--flavor", c.flavor, "--url", c.tc.url(r), "--transport", c.tc.transport,
-			"--serializer", c.tc.serializer, "--cs-privkey", csSeed}
-		specs = append(specs, authPythonClient(t, c.flavor+"/"+c.tc.String(), append(args, scenarios...)...))
+		spec := pythonScript(t, c.String(), "python/auth", "auth_scenarios.py", append(c.pythonArgs(r), "--cs-privkey", csSeed)...)
+		clients = append(clients, scenarioClient{spec: spec, r: r, checks: authScenarios})
 	}
-	results := runAll(specs, 2)
-	for i, c := range cases {
-		for _, sc := range scenarios {
-			t.Run(c.flavor+"/"+c.tc.String()+"/"+sc, func(t *testing.T) {
-				authScenarios[sc](check(t, r, results[i].scenario(sc)))
-			})
-		}
-	}
+	runScenarios(t, clients, 2)
 	if !strings.Contains(r.stderr.String(), "authentication failed") {
 		t.Errorf("router logged no failed authentication\n%s", r.logTail())
 	}

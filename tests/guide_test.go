@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"testing"
@@ -12,11 +11,7 @@ import (
 // tests/python/guide (kept as close to the guide's text as the current Autobahn API
 // allows) as its own process, pointed at the router.
 func guideProc(t *testing.T, r *router, file string) *proc {
-	return startProc(t, clientSpec{
-		name: file,
-		dir:  filepath.Join(repoRoot(t), "tests", "python", "guide"),
-		argv: []string{pythonBin, file, r.wsURL()},
-	})
+	return startProc(t, pythonScript(t, file, "python/guide", file, r.wsURL()))
 }
 
 // TestGuideExamples runs the guide's callee + caller and subscriber + publisher as

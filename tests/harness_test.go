@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -312,14 +313,90 @@ type clientSpec struct {
 	argv []string
 }
 
+// pythonScript runs tests/<dir>/<script> (dir slash-separated) with Debian's Python.
+func pythonScript(t *testing.T, name, dir, script string, args ...string) clientSpec {
+	return clientSpec{name: name, dir: filepath.Join(repoRoot(t), "tests", filepath.FromSlash(dir)),
+		argv: append([]string{pythonBin, script}, args...)}
+}
+
+// nodeScript runs tests/<dir>/<script> (dir slash-separated) with Node.
+func nodeScript(t *testing.T, name, dir, script string, args ...string) clientSpec {
+	return clientSpec{name: name, dir: filepath.Join(repoRoot(t), "tests", filepath.FromSlash(dir)),
+		argv: append([]string{"node", script}, args...)}
+}
+
 func pythonClient(t *testing.T, name string, args ...string) clientSpec {
-	return clientSpec{name: name, dir: filepath.Join(repoRoot(t), "tests", "python"),
-		argv: append([]string{pythonBin, "scenario.py"}, args...)}
+	return pythonScript(t, name, "python", "scenario.py", args...)
 }
 
 func nodeClient(t *testing.T, name string, args ...string) clientSpec {
-	return clientSpec{name: name, dir: filepath.Join(repoRoot(t), "tests", "js"),
-		argv: append([]string{"node", "scenario.js"}, args...)}
+	return nodeScript(t, name, "js", "scenario.js", args...)
+}
+
+// clientCase is one client configuration of a test matrix: lib is the Python
+// flavor (twisted | asyncio) or the Node library (autobahn | wampy), tc the way it
+// reaches the router.
+type clientCase struct {
+	lib string
+	tc  transportCase
+}
+
+func (c clientCase) String() string { return c.lib + "/" + c.tc.String() }
+
+// pythonArgs is the part of a Python scenario script's command line that says
+// how to reach r (wampclient.main_args).
+func (c clientCase) pythonArgs(r *router) []string {
+	return []string{"--flavor", c.lib, "--url", c.tc.url(r), "--transport", c.tc.transport, "--serializer", c.tc.serializer}
+}
+
+// nodeArgs is the same for the Node scripts (clients.js parseArgs).
+func (c clientCase) nodeArgs(r *router) []string {
+	return []string{"--lib", c.lib, "--url", c.tc.url(r), "--transport", c.tc.transport, "--serializer", c.tc.serializer}
+}
+
+// pythonMix is four Autobahn|Python clients that cover both flavors, both
+// transports and all three serializers, for features whose code does not depend
+// on the combination.
+var pythonMix = []clientCase{
+	{"twisted", transportCase{"websocket", "json"}},
+	{"twisted", transportCase{"rawsocket", "cbor"}},
+	{"asyncio", transportCase{"websocket", "msgpack"}},
+	{"asyncio", transportCase{"rawsocket", "json"}},
+}
+
+// scenarioClient is one client process that runs several scenarios of a script
+// (one process for all: interpreter start-up would dominate the run time
+// otherwise), and what a user expects from each scenario.
+type scenarioClient struct {
+	spec      clientSpec                  // the script's command line without the scenario names
+	r         *router                     // the router it talks to, whose log goes with failures
+	checks    map[string]func(k *checker) // scenario name -> its expectations
+	scenarios []string                    // the scenarios to run; nil: all of checks, sorted
+}
+
+// runScenarios runs the clients, par at a time, each with its scenario names
+// appended to its command line (a nil scenarios is filled in), then checks every
+// scenario in a subtest named "<client name>/<scenario>", clients and scenarios
+// in the order given.
+func runScenarios(t *testing.T, clients []scenarioClient, par int) {
+	t.Helper()
+	specs := make([]clientSpec, len(clients))
+	for i := range clients {
+		c := &clients[i]
+		if c.scenarios == nil {
+			c.scenarios = sortedKeys(c.checks)
+		}
+		specs[i] = c.spec
+		specs[i].argv = append(slices.Clip(c.spec.argv), c.scenarios...)
+	}
+	results := runAll(specs, par)
+	for i, c := range clients {
+		for _, sc := range c.scenarios {
+			t.Run(c.spec.name+"/"+sc, func(t *testing.T) {
+				c.checks[sc](check(t, c.r, results[i].scenario(sc)))
+			})
+		}
+	}
 }
 
 func clientEnv() []string {

@@ -17,6 +17,17 @@ var nodeTransports = map[string][]transportCase{
 	"wampy":    {{"websocket", "json"}, {"websocket", "msgpack"}, {"websocket", "cbor"}},
 }
 
+// nodeCases is every Node library with every transport and serializer it supports.
+func nodeCases() []clientCase {
+	var cases []clientCase
+	for _, lib := range sortedKeys(nodeTransports) {
+		for _, tc := range nodeTransports[lib] {
+			cases = append(cases, clientCase{lib, tc})
+		}
+	}
+	return cases
+}
+
 func nodeScenarios(lib string) map[string]func(k *checker) {
 	return map[string]func(k *checker){
 		"rpc": func(k *checker) {
@@ -58,27 +69,11 @@ func TestNodeClients(t *testing.T) {
 	skipShort(t)
 	requireNode(t)
 	r := startRouter(t)
-	type job struct{ lib, name string }
-	var jobs []job
-	var specs []clientSpec
-	for _, lib := range sortedKeys(nodeTransports) {
-		scenarios := sortedKeys(nodeScenarios(lib))
-		for _, tc := range nodeTransports[lib] {
-			name := lib + "/" + tc.String()
-			jobs = append(jobs, job{lib, name})
-			args := []string{"--lib", lib, "--url", tc.url(r), "--transport", tc.transport, "--serializer", tc.serializer}
-			specs = append(specs, nodeClient(t, name, append(args, scenarios...)...))
-		}
+	var clients []scenarioClient
+	for _, c := range nodeCases() {
+		clients = append(clients, scenarioClient{spec: nodeClient(t, c.String(), c.nodeArgs(r)...), r: r, checks: nodeScenarios(c.lib)})
 	}
-	results := runAll(specs, 4)
-	for i, j := range jobs {
-		checks := nodeScenarios(j.lib)
-		for _, sc := range sortedKeys(checks) {
-			t.Run(j.name+"/"+sc, func(t *testing.T) {
-				checks[sc](check(t, r, results[i].scenario(sc)))
-			})
-		}
-	}
+	runScenarios(t, clients, 4)
 }
 
 // peer is one client library configuration in a cross-language test.
@@ -95,17 +90,13 @@ func (p peer) String() string {
 }
 
 func (p peer) spec(t *testing.T, r *router, role, topic string, count int) clientSpec {
-	url := r.wsURL()
-	if p.transport == "rawsocket" {
-		url = r.rsURL()
-	}
-	args := []string{"--url", url, "--transport", p.transport, "--serializer", p.serializer,
-		"--topic", topic, "--count", fmt.Sprint(count), role}
+	c := clientCase{p.lib, transportCase{p.transport, p.serializer}}
+	args := []string{"--topic", topic, "--count", fmt.Sprint(count), role}
 	name := role + ":" + p.String()
 	if p.lang == "python" {
-		return pythonClient(t, name, append([]string{"--flavor", p.lib}, args...)...)
+		return pythonClient(t, name, append(c.pythonArgs(r), args...)...)
 	}
-	return nodeClient(t, name, append([]string{"--lib", p.lib}, args...)...)
+	return nodeClient(t, name, append(c.nodeArgs(r), args...)...)
 }
 
 // binaryAsSeenBy is how the test payload's bytes show in a subscriber's output.

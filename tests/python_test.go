@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -126,27 +125,14 @@ func TestAutobahnPython(t *testing.T) {
 
 	// One process per (flavor, transport) runs all scenarios: Twisted's start-up
 	// alone costs ~0.5 s of CPU, so 84 processes would dominate the run time.
-	scenarios := sortedKeys(pythonScenarios)
-	type job struct{ name string }
-	var jobs []job
-	var specs []clientSpec
+	var clients []scenarioClient
 	for _, flavor := range []string{"twisted", "asyncio"} {
 		for _, tc := range pythonTransports {
-			name := fmt.Sprintf("%s/%s", flavor, tc)
-			jobs = append(jobs, job{name})
-			args := []string{"--flavor", flavor, "--url", tc.url(r), "--transport", tc.transport,
-				"--serializer", tc.serializer}
-			specs = append(specs, pythonClient(t, name, append(args, scenarios...)...))
+			c := clientCase{flavor, tc}
+			clients = append(clients, scenarioClient{spec: pythonClient(t, c.String(), c.pythonArgs(r)...), r: r, checks: pythonScenarios})
 		}
 	}
-	results := runAll(specs, 4)
-	for i, j := range jobs {
-		for _, sc := range scenarios {
-			t.Run(j.name+"/"+sc, func(t *testing.T) {
-				pythonScenarios[sc](check(t, r, results[i].scenario(sc)))
-			})
-		}
-	}
+	runScenarios(t, clients, 4)
 }
 
 // TestShutdown stops the router (SIGTERM) under a joined session: the client must
@@ -157,8 +143,7 @@ func TestShutdown(t *testing.T) {
 	r := startRouter(t)
 	var clients []*proc
 	for _, tc := range []transportCase{{"websocket", "json"}, {"rawsocket", "msgpack"}} {
-		p := startProc(t, pythonClient(t, "shutdown/"+tc.String(), "--flavor", "asyncio", "--url", tc.url(r),
-			"--transport", tc.transport, "--serializer", tc.serializer, "shutdown"))
+		p := startProc(t, pythonClient(t, "shutdown/"+tc.String(), append(clientCase{"asyncio", tc}.pythonArgs(r), "shutdown")...))
 		if err := p.waitLine(`"ready"`, 30*time.Second); err != nil {
 			t.Fatalf("%v\n%s", err, r.logTail())
 		}

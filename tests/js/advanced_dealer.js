@@ -11,37 +11,14 @@
 //
 // Prints JSON result lines, {"ok": true} per scenario and a final "OK".
 
-const crypto = require('crypto');
-const { emit, current, until, withTimeout } = require('./clients.js'); // also installs the WebSocket polyfill
+const {
+  emit, until, withTimeout, uri, parseArgs, runScenarios, autobahnOptions, joinWampy,
+} = require('./clients.js'); // also installs the WebSocket polyfill
 const autobahn = require('autobahn');
-
-const NONCE = crypto.randomBytes(4).toString('hex');
-const uri = (base) => `${base}.r${NONCE}`;
-
-function parseArgs(argv) {
-  const o = { url: 'ws://127.0.0.1:8080/ws', serializer: 'json', realm: 'realm1', scenarios: [] };
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i].startsWith('--')) o[argv[i].slice(2)] = argv[++i];
-    else o.scenarios.push(argv[i]);
-  }
-  return o;
-}
-
-function serializer(name) {
-  switch (name) {
-    case 'json': return new autobahn.serializer.JSONSerializer();
-    case 'msgpack': return new autobahn.serializer.MsgpackSerializer();
-    case 'cbor': return new autobahn.serializer.CBORSerializer();
-  }
-  throw new Error('unknown serializer ' + name);
-}
 
 // open joins and returns {session, close}.
 function open(o) {
-  const conn = new autobahn.Connection({
-    url: o.url, realm: o.realm, serializers: [serializer(o.serializer)],
-    max_retries: 0, retry_if_unreachable: false,
-  });
+  const conn = new autobahn.Connection(autobahnOptions(o));
   return withTimeout(new Promise((resolve, reject) => {
     conn.onopen = (session) => {
       const closed = new Promise((res) => { conn.onclose = () => { res(); return true; }; });
@@ -157,17 +134,7 @@ async function timeoutAndCancel(o) {
 // {progress_callback, timeout, disclose_me, ppt_*}; cancel(reqId, {mode});
 // progressiveCall) ----
 
-async function openWampy(o) {
-  const { Wampy } = require('wampy');
-  const { JsonSerializer } = require('wampy/JsonSerializer.js');
-  const { MsgpackSerializer } = require('wampy/MsgpackSerializer.js');
-  const { CborSerializer } = require('wampy/CborSerializer.js');
-  const { w3cwebsocket } = require('websocket');
-  const ser = { json: JsonSerializer, msgpack: MsgpackSerializer, cbor: CborSerializer }[o.serializer];
-  const w = new Wampy(o.url, { realm: o.realm, ws: w3cwebsocket, serializer: new ser(), autoReconnect: false });
-  await withTimeout(w.connect(), 10000, 'wampy join');
-  return w;
-}
+const openWampy = joinWampy;
 
 const wampyErr = (e) => (e && (e.errorUri || e.error)) || String(e);
 
@@ -255,24 +222,4 @@ const SCENARIOS = {
   wampy_shared, wampy_progress, wampy_options, wampy_passthru,
 };
 
-async function main() {
-  const o = parseArgs(process.argv.slice(2));
-  let failed = 0;
-  for (const name of o.scenarios) {
-    current.scenario = name;
-    try {
-      if (!SCENARIOS[name]) throw new Error('unknown scenario ' + name);
-      await withTimeout(SCENARIOS[name](o), 30000, name);
-      emit({ ok: true });
-    } catch (e) {
-      console.error(name, e);
-      emit({ fatal: String((e && (e.error || e.message)) || e) });
-      failed++;
-    }
-  }
-  current.scenario = null;
-  if (!failed) process.stdout.write('OK\n');
-  process.exit(failed ? 1 : 0);
-}
-
-main();
+runScenarios(parseArgs(process.argv.slice(2), { url: 'ws://127.0.0.1:8080/ws', serializer: 'json', realm: 'realm1' }), SCENARIOS);

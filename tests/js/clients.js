@@ -27,6 +27,7 @@ const { JsonSerializer } = require('wampy/JsonSerializer.js');
 const { MsgpackSerializer } = require('wampy/MsgpackSerializer.js');
 const { CborSerializer } = require('wampy/CborSerializer.js');
 const { w3cwebsocket } = require('websocket');
+const crypto = require('crypto');
 
 // The scenario running now; every result line is tagged with it.
 const current = { scenario: null };
@@ -68,6 +69,61 @@ async function until(cond, ms, what) {
   }
 }
 
+// msgpackr (wampy) hands 64-bit integers over as BigInt; IDs fit a Number.
+const num = (v) => (typeof v === 'bigint' ? Number(v) : v);
+
+// uri gives base this process's random suffix, so that scenario processes sharing
+// one router never see each other's registrations and events.
+const NONCE = crypto.randomBytes(4).toString('hex');
+const uri = (base) => `${base}.r${NONCE}`;
+
+// ---- scenario scripts --------------------------------------------------------
+
+// The command line of every scenario script: --name value options over defaults,
+// then the names of the scenarios to run (o.scenarios).
+const DEFAULT_OPTIONS = { lib: 'autobahn', url: 'ws://127.0.0.1:8080/ws', serializer: 'json', transport: 'websocket', realm: 'realm1' };
+
+function parseArgs(argv, defaults = DEFAULT_OPTIONS) {
+  const o = { ...defaults, scenarios: [] };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i].startsWith('--')) o[argv[i].slice(2)] = argv[++i];
+    else o.scenarios.push(argv[i]);
+  }
+  return o;
+}
+
+// The verdict line of a failed scenario, by default.
+const fatalLine = (e) => ({ fatal: String((e && (e.error || e.message)) || e) });
+
+// runScenarios runs the scenarios o.scenarios names, in order, in this process,
+// then exits: 0 after a final "OK" line when all passed. Several scenarios share
+// one process; each has its own sessions, URIs, deadline and verdict line
+// ({"ok": true} or fatal(e)). With usage (the script's file name) an empty or
+// unknown scenario list prints the usage and exits 2 before anything runs;
+// without it an unknown name fails that scenario alone.
+async function runScenarios(o, scenarios, { usage, fatal = fatalLine } = {}) {
+  if (usage && (o.scenarios.length === 0 || o.scenarios.some((n) => !scenarios[n]))) {
+    console.error(`usage: node ${usage} [--lib L --url U --serializer S --transport T] (${Object.keys(scenarios).join('|')})...`);
+    process.exit(2);
+  }
+  let failed = 0;
+  for (const name of o.scenarios) {
+    current.scenario = name;
+    try {
+      if (!scenarios[name]) throw new Error('unknown scenario ' + name);
+      await withTimeout(scenarios[name](o), 30000, name);
+      emit({ ok: true });
+    } catch (e) {
+      console.error(name, e);
+      emit(fatal(e));
+      failed++;
+    }
+  }
+  current.scenario = null;
+  if (!failed) process.stdout.write('OK\n');
+  process.exit(failed ? 1 : 0);
+}
+
 // ---- autobahn-js ----------------------------------------------------------
 
 function autobahnSerializer(name) {
@@ -79,7 +135,9 @@ function autobahnSerializer(name) {
   throw new Error('unknown serializer ' + name);
 }
 
-function openAutobahn(o) {
+// autobahnOptions is autobahn.Connection's options for o's realm, transport and
+// serializer, without reconnecting.
+function autobahnOptions(o) {
   const opts = { realm: o.realm, max_retries: 0, retry_if_unreachable: false };
   if (o.transport === 'rawsocket') {
     // autobahn-js RawSocket speaks JSON only.
@@ -89,6 +147,11 @@ function openAutobahn(o) {
     opts.url = o.url;
     opts.serializers = [autobahnSerializer(o.serializer)];
   }
+  return opts;
+}
+
+function openAutobahn(o) {
+  const opts = autobahnOptions(o);
   if (o.authid) {
     opts.authid = o.authid;
     opts.authmethods = ['ticket'];
@@ -210,6 +273,14 @@ async function openWampy(o) {
   };
 }
 
+// joinWampy joins with wampy and returns the Wampy instance itself, for scenarios
+// that use wampy's own API (options the session API above does not carry).
+async function joinWampy(o) {
+  const w = new Wampy(o.url, { realm: o.realm, ws: w3cwebsocket, serializer: wampySerializer(o.serializer), autoReconnect: false });
+  await withTimeout(w.connect(), 10000, 'wampy join');
+  return w;
+}
+
 function open(o) {
   return o.lib === 'wampy' ? openWampy(o) : openAutobahn(o);
 }
@@ -222,4 +293,7 @@ function appError(lib, uri, args, kwargs) {
   return new autobahn.Error(uri, args, kwargs);
 }
 
-module.exports = { open, emit, current, until, withTimeout, appError };
+module.exports = {
+  open, emit, current, until, withTimeout, appError, num, uri, parseArgs, runScenarios,
+  autobahnOptions, joinWampy, DEFAULT_OPTIONS,
+};

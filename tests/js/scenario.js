@@ -9,23 +9,7 @@
 // sub/pub and callee/caller are the halves of cross-library/cross-serializer tests,
 // run as separate processes on a topic/procedure URI chosen by the Go test.
 
-const crypto = require('crypto');
-const { open, emit, current, until, withTimeout, appError } = require('./clients.js');
-
-function parseArgs(argv) {
-  const o = { lib: 'autobahn', url: 'ws://127.0.0.1:8080/ws', serializer: 'json', transport: 'websocket', realm: 'realm1', count: 5 };
-  const rest = [];
-  o.scenarios = rest;
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i].startsWith('--')) o[argv[i].slice(2)] = argv[++i];
-    else rest.push(argv[i]);
-  }
-  o.count = Number(o.count);
-  return o;
-}
-
-const NONCE = crypto.randomBytes(4).toString('hex');
-const uri = (base) => `${base}.r${NONCE}`;
+const { open, emit, until, appError, uri, parseArgs, runScenarios, DEFAULT_OPTIONS } = require('./clients.js');
 
 // The binary value every publisher sends and every subscriber must get back.
 const BIN = Buffer.from([0x00, 0x01, 0x02, 0xfe, 0xff, 0x68, 0x65, 0x6c, 0x6c, 0x6f]);
@@ -168,31 +152,16 @@ async function caller(o) {
 
 const SCENARIOS = { rpc, pubsub, errors, ticket, sub, pub, callee, caller };
 
-async function main() {
-  const o = parseArgs(process.argv.slice(2));
-  if (o.scenarios.length === 0 || o.scenarios.some((n) => !SCENARIOS[n])) {
-    console.error(`usage: node scenario.js [--lib L --url U --serializer S --transport T] (${Object.keys(SCENARIOS).join('|')})...`);
-    process.exit(2);
-  }
-  // Several scenarios share one process; each has its own sessions, URIs, deadline
-  // and verdict line ({"ok": true} or {"fatal": ...}).
-  let failed = 0;
-  for (const name of o.scenarios) {
-    current.scenario = name;
-    try {
-      await withTimeout(SCENARIOS[name](o), 30000, name);
-      emit({ ok: true });
-    } catch (e) {
-      console.error(name, e);
-      // wampy's WampError carries the URI in errorUri, autobahn-js's in error.
-      const why = e && (e.errorUri || e.error || e.message);
-      emit({ fatal: String(why || e), args: e && (e.argsList || e.args), kwargs: e && (e.argsDict || e.kwargs) });
-      failed++;
-    }
-  }
-  current.scenario = null;
-  if (!failed) process.stdout.write('OK\n');
-  process.exit(failed ? 1 : 0);
+// wampy's WampError carries the URI in errorUri, autobahn-js's in error.
+function fatal(e) {
+  const why = e && (e.errorUri || e.error || e.message);
+  return { fatal: String(why || e), args: e && (e.argsList || e.args), kwargs: e && (e.argsDict || e.kwargs) };
+}
+
+function main() {
+  const o = parseArgs(process.argv.slice(2), { ...DEFAULT_OPTIONS, count: 5 });
+  o.count = Number(o.count);
+  return runScenarios(o, SCENARIOS, { usage: 'scenario.js', fatal });
 }
 
 main();

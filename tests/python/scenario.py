@@ -20,22 +20,15 @@ from autobahn.wamp.exception import ApplicationError  # noqa: E402
 from autobahn.wamp.types import CallResult, PublishOptions  # noqa: E402
 
 from wampclient import (  # noqa: E402
-    Flavor,
     Router,
-    current,
     emit,
-    exit_with,
     finished,
-    main_args,
+    run_scenarios,
+    scenario_args,
     until,
+    uri,
     with_timeout,
 )
-
-NONCE = os.urandom(4).hex()
-
-
-def uri(base):
-    return "%s.r%s" % (base, NONCE)
 
 
 async def rpc(r):
@@ -411,36 +404,18 @@ SCENARIOS = {
 
 
 def main():
-    p = main_args(__doc__.splitlines()[0])
-    p.add_argument("--topic", default="com.myapp.cross")
-    p.add_argument("--count", type=int, default=5)
-    p.add_argument("scenario", nargs="+", choices=sorted(SCENARIOS))
-    a = p.parse_args()
-    flavor = Flavor(a.flavor)
-    failed = []
+    def options(p):
+        p.add_argument("--topic", default="com.myapp.cross")
+        p.add_argument("--count", type=int, default=5)
 
-    async def amain(fl):
+    a = scenario_args(__doc__, SCENARIOS, options)
+
+    def make_router(fl):
         r = Router(fl, a.url, a.transport, a.serializer, a.realm)
         r.topic, r.count = a.topic, a.count
-        # Several scenarios share one process to save interpreter start-ups; each is
-        # isolated: its own sessions and URIs, its own deadline, its own verdict line.
-        for name in a.scenario:
-            current["scenario"] = name
-            try:
-                await with_timeout(fl, SCENARIOS[name](r), 30, name)
-                emit(ok=True)
-            except Exception as e:
-                import traceback
+        return r
 
-                traceback.print_exc()
-                emit(fatal=repr(e))
-                failed.append(name)
-        current["scenario"] = None
-        if not failed:
-            print("OK", flush=True)
-
-    code = flavor.run(amain)
-    exit_with(code if code else (1 if failed else 0))
+    run_scenarios(a, SCENARIOS, 30, make_router=make_router)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ failure here is what a user of the library would see.
 """
 
 import json
+import os
 import sys
 
 import txaio
@@ -116,9 +117,11 @@ class Router:
             cfg["serializers"] = [self.serializer]
         return cfg
 
-    def component(self, authid=None, ticket=None, session_factory=None):
-        auth = None
-        if authid is not None:
+    def component(self, authid=None, ticket=None, session_factory=None, authentication=None):
+        """A Component for this router: ticket authentication when authid is given,
+        or Autobahn's authentication dict as given."""
+        auth = authentication
+        if auth is None and authid is not None:
             auth = {"ticket": {"authid": authid, "ticket": ticket}}
         kw = {}
         if session_factory is not None:
@@ -130,13 +133,13 @@ class Router:
             **kw
         )
 
-    async def open(self, authid=None, ticket=None, timeout=10):
+    async def open(self, authid=None, ticket=None, timeout=10, authentication=None):
         """Connect and join; return a Session whose .session/.details are set.
 
         Raises ApplicationError(reason) if the router refuses the join."""
         from autobahn.wamp.exception import ApplicationError
 
-        comp = self.component(authid, ticket)
+        comp = self.component(authid, ticket, authentication=authentication)
         joined = txaio.create_future()
 
         def on_join(session, details):
@@ -152,16 +155,23 @@ class Router:
 
         comp.on("join", on_join)
         comp.on("leave", on_leave)
-        done = comp.start(self.flavor.loop)
+        return await start_session(self.flavor, comp, joined, left, timeout)
 
-        def on_done_error(fail):
-            if not txaio.is_called(joined):
-                txaio.reject(joined, fail)
-            return None
 
-        txaio.add_callbacks(done, None, on_done_error)
-        session, details = await wait(self.flavor, joined, timeout, "join")
-        return Session(self.flavor, session, details, done, left)
+async def start_session(flavor, comp, joined, left, timeout=10):
+    """Start Component comp and wait until its join listener resolves the future
+    joined with (session, details); return the Session. left is the list its leave
+    listener fills. A connection that fails before the join rejects joined."""
+    done = comp.start(flavor.loop)
+
+    def on_done_error(fail):
+        if not txaio.is_called(joined):
+            txaio.reject(joined, fail)
+        return None
+
+    txaio.add_callbacks(done, None, on_done_error)
+    session, details = await wait(flavor, joined, timeout, "join")
+    return Session(flavor, session, details, done, left)
 
 
 class Session:
@@ -257,3 +267,60 @@ def main_args(description):
 def exit_with(code):
     sys.stdout.flush()
     sys.exit(code)
+
+
+NONCE = os.urandom(4).hex()
+
+
+def uri(base):
+    """base with this process's random suffix, so that scenario processes sharing
+    one router never see each other's registrations and events."""
+    return "%s.r%s" % (base, NONCE)
+
+
+def scenario_args(doc, scenarios, add_options=None):
+    """Parse a scenario script's command line: main_args' options, the script's own
+    (add_options(parser)), then the names of the scenarios to run. doc is the
+    script's docstring; its first line is the description."""
+    p = main_args(doc.splitlines()[0])
+    if add_options is not None:
+        add_options(p)
+    p.add_argument("scenario", nargs="+", choices=sorted(scenarios))
+    return p.parse_args()
+
+
+def run_scenarios(a, scenarios, timeout, flavor=None, make_router=None):
+    """Run the scenarios a.scenario names (scenario_args), in order, in this process,
+    then exit: 0 and a final "OK" line when all passed.
+
+    Several scenarios share one process to save interpreter start-ups; each is
+    isolated: its own sessions and URIs, its own deadline (timeout seconds), its own
+    verdict line ({"ok": true} or {"fatal": ...}). flavor defaults to Flavor(a.flavor);
+    make_router(flavor) builds what the scenarios get, by default a Router from the
+    command line."""
+    if flavor is None:
+        flavor = Flavor(a.flavor)
+    if make_router is None:
+        def make_router(fl):
+            return Router(fl, a.url, a.transport, a.serializer, a.realm)
+    failed = []
+
+    async def amain(fl):
+        r = make_router(fl)
+        for name in a.scenario:
+            current["scenario"] = name
+            try:
+                await with_timeout(fl, scenarios[name](r), timeout, name)
+                emit(ok=True)
+            except Exception as e:
+                import traceback
+
+                traceback.print_exc()
+                emit(fatal=repr(e))
+                failed.append(name)
+        current["scenario"] = None
+        if not failed:
+            print("OK", flush=True)
+
+    code = flavor.run(amain)
+    exit_with(code if code else (1 if failed else 0))

@@ -9,45 +9,18 @@
 // Both libraries take these options through their own APIs (subscribe and
 // publish options). Prints JSON result lines and a final "OK".
 
-globalThis.WebSocket = globalThis.WebSocket || require('ws');
-const crypto = require('crypto');
+const {
+  emit, until, withTimeout, num, uri, parseArgs, runScenarios, autobahnOptions, joinWampy,
+} = require('../clients.js'); // also installs the WebSocket polyfill
 const autobahn = require('autobahn');
-const { Wampy } = require('wampy');
-const { JsonSerializer } = require('wampy/JsonSerializer.js');
-const { MsgpackSerializer } = require('wampy/MsgpackSerializer.js');
-const { CborSerializer } = require('wampy/CborSerializer.js');
-const { w3cwebsocket } = require('websocket');
-const { emit, current, until, withTimeout } = require('../clients.js');
 
-function parseArgs(argv) {
-  const o = { lib: 'autobahn', url: 'ws://127.0.0.1:8080/ws', serializer: 'json', transport: 'websocket', realm: 'realm1' };
-  o.scenarios = [];
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i].startsWith('--')) o[argv[i].slice(2)] = argv[++i];
-    else o.scenarios.push(argv[i]);
-  }
-  return o;
-}
-
-const NONCE = crypto.randomBytes(4).toString('hex');
-const uri = (base) => `${base}.r${NONCE}`;
-const num = (v) => (typeof v === 'bigint' ? Number(v) : v);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // A session with one API over both libraries: subscribe(topic, fn(args,
 // details), options) and publish(topic, args, options) with the options
 // passed to the library as they are.
 async function openAutobahn(o) {
-  const opts = { realm: o.realm, max_retries: 0, retry_if_unreachable: false };
-  if (o.transport === 'rawsocket') {
-    const u = new URL(o.url.replace(/^(rs|tcp):/, 'http:'));
-    opts.transports = [{ type: 'rawsocket', host: u.hostname, port: Number(u.port) }];
-  } else {
-    opts.url = o.url;
-    const S = { json: autobahn.serializer.JSONSerializer, msgpack: autobahn.serializer.MsgpackSerializer, cbor: autobahn.serializer.CBORSerializer }[o.serializer];
-    opts.serializers = [new S()];
-  }
-  const conn = new autobahn.Connection(opts);
+  const conn = new autobahn.Connection(autobahnOptions(o));
   const session = await withTimeout(new Promise((resolve, reject) => {
     conn.onopen = (s) => resolve(s);
     conn.onclose = (reason, d) => { reject(new Error(`closed: ${reason} ${JSON.stringify(d)}`)); return true; };
@@ -64,9 +37,7 @@ async function openAutobahn(o) {
 }
 
 async function openWampy(o) {
-  const S = { json: JsonSerializer, msgpack: MsgpackSerializer, cbor: CborSerializer }[o.serializer];
-  const w = new Wampy(o.url, { realm: o.realm, ws: w3cwebsocket, serializer: new S(), autoReconnect: false });
-  await withTimeout(w.connect(), 10000, 'wampy join');
+  const w = await joinWampy(o);
   return {
     id: num(w.getSessionId()),
     subscribe: (topic, fn, options) => w.subscribe(topic, ({ details, argsList }) => fn(argsList || [], {
@@ -145,27 +116,4 @@ async function retained(o) {
 
 const SCENARIOS = { pattern, identification, blackwhite, retained };
 
-async function main() {
-  const o = parseArgs(process.argv.slice(2));
-  if (o.scenarios.length === 0 || o.scenarios.some((n) => !SCENARIOS[n])) {
-    console.error(`usage: node broker.js [--lib L --url U --serializer S --transport T] (${Object.keys(SCENARIOS).join('|')})...`);
-    process.exit(2);
-  }
-  let failed = 0;
-  for (const name of o.scenarios) {
-    current.scenario = name;
-    try {
-      await withTimeout(SCENARIOS[name](o), 30000, name);
-      emit({ ok: true });
-    } catch (e) {
-      console.error(name, e);
-      emit({ fatal: String(e && (e.error || e.message) || e) });
-      failed++;
-    }
-  }
-  current.scenario = null;
-  if (!failed) process.stdout.write('OK\n');
-  process.exit(failed ? 1 : 0);
-}
-
-main();
+runScenarios(parseArgs(process.argv.slice(2)), SCENARIOS, { usage: 'broker.js' });

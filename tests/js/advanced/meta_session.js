@@ -9,24 +9,7 @@
 // fresh and used by this process alone (counts are exact) and have the ticket
 // user joe:secret123:user. Prints JSON result lines and a final "OK".
 
-const crypto = require('crypto');
-const { open, emit, current, until, withTimeout } = require('../clients.js');
-
-function parseArgs(argv) {
-  const o = { lib: 'autobahn', url: 'ws://127.0.0.1:8080/ws', serializer: 'json', transport: 'websocket', realm: 'realm1' };
-  o.scenarios = [];
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i].startsWith('--')) o[argv[i].slice(2)] = argv[++i];
-    else o.scenarios.push(argv[i]);
-  }
-  return o;
-}
-
-const NONCE = crypto.randomBytes(4).toString('hex');
-const uri = (base) => `${base}.r${NONCE}`;
-
-// msgpackr (wampy) hands 64-bit integers over as BigInt; IDs fit a Number.
-const num = (v) => (typeof v === 'bigint' ? Number(v) : v);
+const { open, emit, until, num, uri, parseArgs, runScenarios } = require('../clients.js');
 
 async function errorOf(promise) {
   try {
@@ -81,27 +64,4 @@ async function testament(o) {
 
 const SCENARIOS = { session_meta, testament };
 
-async function main() {
-  const o = parseArgs(process.argv.slice(2));
-  if (o.scenarios.length === 0 || o.scenarios.some((n) => !SCENARIOS[n])) {
-    console.error(`usage: node meta_session.js [--lib L --url U --serializer S --transport T] (${Object.keys(SCENARIOS).join('|')})...`);
-    process.exit(2);
-  }
-  let failed = 0;
-  for (const name of o.scenarios) {
-    current.scenario = name;
-    try {
-      await withTimeout(SCENARIOS[name](o), 30000, name);
-      emit({ ok: true });
-    } catch (e) {
-      console.error(name, e);
-      emit({ fatal: String(e && (e.error || e.message) || e) });
-      failed++;
-    }
-  }
-  current.scenario = null;
-  if (!failed) process.stdout.write('OK\n');
-  process.exit(failed ? 1 : 0);
-}
-
-main();
+runScenarios(parseArgs(process.argv.slice(2)), SCENARIOS, { usage: 'meta_session.js' });

@@ -16,13 +16,7 @@ sys.path.insert(0, os.path.dirname(HERE))  # tests/python: the shared helpers
 
 import txaio  # noqa: E402
 
-from wampclient import Flavor, Router, current, emit, exit_with, main_args, until, with_timeout  # noqa: E402
-
-NONCE = os.urandom(4).hex()
-
-
-def uri(base):
-    return "%s.r%s" % (base, NONCE)
+from wampclient import emit, run_scenarios, scenario_args, until, uri  # noqa: E402
 
 
 async def shared(r):
@@ -282,31 +276,7 @@ SCENARIOS = {f.__name__: f for f in [shared, pattern, progress, callee_leaves, c
 
 
 def main():
-    p = main_args(__doc__.splitlines()[0])
-    p.add_argument("scenario", nargs="+", choices=sorted(SCENARIOS))
-    a = p.parse_args()
-    flavor = Flavor(a.flavor)
-    failed = []
-
-    async def amain(fl):
-        r = Router(fl, a.url, a.transport, a.serializer, a.realm)
-        for name in a.scenario:
-            current["scenario"] = name
-            try:
-                await with_timeout(fl, SCENARIOS[name](r), 40, name)
-                emit(ok=True)
-            except Exception as e:
-                import traceback
-
-                traceback.print_exc()
-                emit(fatal=repr(e))
-                failed.append(name)
-        current["scenario"] = None
-        if not failed:
-            print("OK", flush=True)
-
-    code = flavor.run(amain)
-    exit_with(code if code else (1 if failed else 0))
+    run_scenarios(scenario_args(__doc__, SCENARIOS), SCENARIOS, 40)
 
 
 if __name__ == "__main__":

@@ -16,13 +16,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 from rawwamp import RawClient, binary  # noqa: E402
-from wampclient import Flavor, Router, current, emit, exit_with, main_args, until, with_timeout  # noqa: E402
-
-NONCE = os.urandom(4).hex()
-
-
-def uri(base):
-    return "%s.r%s" % (base, NONCE)
+from wampclient import Flavor, Router, emit, run_scenarios, scenario_args, until, uri  # noqa: E402
 
 
 async def disclose(r):
@@ -173,38 +167,23 @@ SCENARIOS = {f.__name__: f for f in [disclose, progressive_invocations, passthru
 
 
 def main():
-    p = main_args(__doc__.splitlines()[0])
-    p.add_argument("--rawsocket", required=True, help="HOST:PORT of the RawSocket listener")
-    p.add_argument("scenario", nargs="+", choices=sorted(SCENARIOS))
-    a = p.parse_args()
-    flavor = Flavor("asyncio")  # the raw client runs on asyncio streams
-    host, port = a.rawsocket.rsplit(":", 1)
-    failed = []
+    def options(p):
+        p.add_argument("--rawsocket", required=True, help="HOST:PORT of the RawSocket listener")
 
-    async def amain(fl):
+    a = scenario_args(__doc__, SCENARIOS, options)
+    host, port = a.rawsocket.rsplit(":", 1)
+
+    def make_router(fl):
         r = Router(fl, a.url, "websocket", a.serializer, a.realm)
 
         async def raw(features=()):
             return await RawClient.join(host, int(port), a.realm, features)
 
         r.raw = raw
-        for name in a.scenario:
-            current["scenario"] = name
-            try:
-                await with_timeout(fl, SCENARIOS[name](r), 40, name)
-                emit(ok=True)
-            except Exception as e:
-                import traceback
+        return r
 
-                traceback.print_exc()
-                emit(fatal=repr(e))
-                failed.append(name)
-        current["scenario"] = None
-        if not failed:
-            print("OK", flush=True)
-
-    code = flavor.run(amain)
-    exit_with(code if code else (1 if failed else 0))
+    # The raw client runs on asyncio streams.
+    run_scenarios(a, SCENARIOS, 40, flavor=Flavor("asyncio"), make_router=make_router)
 
 
 if __name__ == "__main__":

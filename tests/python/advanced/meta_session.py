@@ -22,22 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from autobahn.wamp.exception import ApplicationError  # noqa: E402
 from autobahn.wamp.types import SubscribeOptions  # noqa: E402
 
-from wampclient import (  # noqa: E402
-    Flavor,
-    Router,
-    current,
-    emit,
-    exit_with,
-    main_args,
-    until,
-    with_timeout,
-)
-
-NONCE = os.urandom(4).hex()
-
-
-def uri(base):
-    return "%s.r%s" % (base, NONCE)
+from wampclient import emit, run_scenarios, scenario_args, until, uri  # noqa: E402
 
 
 async def call_error(session, proc, *args, **kwargs):
@@ -177,31 +162,7 @@ SCENARIOS = {f.__name__: f for f in [session_meta, session_kill, testament]}
 
 
 def main():
-    p = main_args(__doc__.splitlines()[0])
-    p.add_argument("scenario", nargs="+", choices=sorted(SCENARIOS))
-    a = p.parse_args()
-    flavor = Flavor(a.flavor)
-    failed = []
-
-    async def amain(fl):
-        r = Router(fl, a.url, a.transport, a.serializer, a.realm)
-        for name in a.scenario:
-            current["scenario"] = name
-            try:
-                await with_timeout(fl, SCENARIOS[name](r), 30, name)
-                emit(ok=True)
-            except Exception as e:
-                import traceback
-
-                traceback.print_exc()
-                emit(fatal=repr(e))
-                failed.append(name)
-        current["scenario"] = None
-        if not failed:
-            print("OK", flush=True)
-
-    code = flavor.run(amain)
-    exit_with(code if code else (1 if failed else 0))
+    run_scenarios(scenario_args(__doc__, SCENARIOS), SCENARIOS, 30)
 
 
 if __name__ == "__main__":

@@ -20,24 +20,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import txaio  # noqa: E402
 
-from wampclient import (  # noqa: E402
-    Flavor,
-    Router,
-    Session,
-    current,
-    emit,
-    exit_with,
-    main_args,
-    wait,
-    with_timeout,
-)
+from wampclient import emit, run_scenarios, scenario_args, start_session, uri  # noqa: E402
 
-NONCE = os.urandom(4).hex()
 ARGS = {}
-
-
-def uri(base):
-    return "%s.r%s" % (base, NONCE)
 
 
 async def join_with(r, authmethods, authid=None, authextra=None, on_challenge=None, timeout=10):
@@ -69,17 +54,7 @@ async def join_with(r, authmethods, authid=None, authextra=None, on_challenge=No
                 txaio.reject(joined, ApplicationError(details.reason, details.message))
             self.disconnect()
 
-    comp = r.component(session_factory=Client)
-    done = comp.start(flavor.loop)
-
-    def on_done_error(fail):
-        if not txaio.is_called(joined):
-            txaio.reject(joined, fail)
-        return None
-
-    txaio.add_callbacks(done, None, on_done_error)
-    session, details = await wait(flavor, joined, timeout, "join")
-    s = Session(flavor, session, details, done, left)
+    s = await start_session(flavor, r.component(session_factory=Client), joined, left, timeout)
     s.challenges = challenges
     return s
 
@@ -143,41 +118,9 @@ async def wampcra(r):
     await refused(r, "cra_unknown_user", join_with(r, ["wampcra"], "mallory", on_challenge=cra_answer("secret123")))
 
     # Autobahn's Component with authentication={"wampcra": ...} (derives salted keys itself).
-    comp_auth = await open_component(r, {"wampcra": {"authid": "salty", "secret": "a password"}})
+    comp_auth = await r.open(authentication={"wampcra": {"authid": "salty", "secret": "a password"}})
     emit(cra_component=who(comp_auth.details))
     await comp_auth.close()
-
-
-async def open_component(r, authentication):
-    """Join with a Component configured with an authentication dict."""
-    from autobahn.wamp.exception import ApplicationError
-
-    flavor = r.flavor
-    comp = flavor.Component(transports=[r.transport_config()], realm=r.realm, authentication=authentication)
-    joined = txaio.create_future()
-    left = []
-
-    def on_join(session, details):
-        if not txaio.is_called(joined):
-            txaio.resolve(joined, (session, details))
-
-    def on_leave(session, details):
-        left.append(details.reason)
-        if not txaio.is_called(joined):
-            txaio.reject(joined, ApplicationError(details.reason, details.message))
-
-    comp.on("join", on_join)
-    comp.on("leave", on_leave)
-    done = comp.start(flavor.loop)
-
-    def on_done_error(fail):
-        if not txaio.is_called(joined):
-            txaio.reject(joined, fail)
-        return None
-
-    txaio.add_callbacks(done, None, on_done_error)
-    session, details = await wait(flavor, joined, 10, "join")
-    return Session(flavor, session, details, done, left)
 
 
 async def cryptosign(r):
@@ -220,7 +163,7 @@ async def cryptosign(r):
     await refused(r, "cs_wrong_key",
                   join_with(r, ["cryptosign"], "device1", {"pubkey": key.public_key()}, sign_with(stranger)))
 
-    s = await open_component(r, {"cryptosign": {"authid": "device1", "privkey": ARGS["cs_privkey"]}})
+    s = await r.open(authentication={"cryptosign": {"authid": "device1", "privkey": ARGS["cs_privkey"]}})
     emit(cs_component=who(s.details))
     await s.close()
 
@@ -254,34 +197,13 @@ SCENARIOS = {f.__name__: f for f in [wampcra, cryptosign, roles]}
 
 
 def main():
-    p = main_args(__doc__.splitlines()[0])
-    p.add_argument("--cs-privkey", required=True)
-    p.add_argument("--cs-stranger", default="11" * 32)
-    p.add_argument("scenario", nargs="+", choices=sorted(SCENARIOS))
-    a = p.parse_args()
+    def options(p):
+        p.add_argument("--cs-privkey", required=True)
+        p.add_argument("--cs-stranger", default="11" * 32)
+
+    a = scenario_args(__doc__, SCENARIOS, options)
     ARGS["cs_privkey"], ARGS["cs_stranger"] = a.cs_privkey, a.cs_stranger
-    flavor = Flavor(a.flavor)
-    failed = []
-
-    async def amain(fl):
-        r = Router(fl, a.url, a.transport, a.serializer, a.realm)
-        for name in a.scenario:
-            current["scenario"] = name
-            try:
-                await with_timeout(fl, SCENARIOS[name](r), 40, name)
-                emit(ok=True)
-            except Exception as e:
-                import traceback
-
-                traceback.print_exc()
-                emit(fatal=repr(e))
-                failed.append(name)
-        current["scenario"] = None
-        if not failed:
-            print("OK", flush=True)
-
-    code = flavor.run(amain)
-    exit_with(code if code else (1 if failed else 0))
+    run_scenarios(a, SCENARIOS, 40)
 
 
 if __name__ == "__main__":
