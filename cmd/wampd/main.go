@@ -11,6 +11,9 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -31,6 +34,7 @@ type options struct {
 	shutdownGrace                          time.Duration
 	pingInterval, pingTimeout              time.Duration   // keepalive; interval 0 disables
 	config                                 string          // -config file (config.go)
+	pprofAddr                              string          // -pprof: net/http/pprof listen address
 	set                                    map[string]bool // flags given on the command line
 }
 
@@ -68,6 +72,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.pingTimeout, "ping-timeout", 10*time.Second, "close a pinged connection that sends nothing for this long")
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", 3*time.Second, "how long shutdown waits for clients to say GOODBYE")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.pprofAddr, "pprof", "", "serve Go's net/http/pprof profiles on this address (e.g. 127.0.0.1:6060; off by default)")
 	fs.StringVar(&o.config, "config", "", "JSON file with realms, users, roles and listener settings (see example-config.json); listener flags override it")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -117,6 +122,12 @@ func run(o options) error {
 		return fmt.Errorf("-log-level: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	if o.pprofAddr != "" {
+		if err := servePprof(o.pprofAddr, log); err != nil {
+			return err
+		}
+	}
 
 	router, err := engine.NewRouter(engine.Config{
 		Logger: log,
@@ -183,4 +194,28 @@ func keepaliveInterval(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// servePprof serves the runtime profiles (CPU, heap, goroutines, ...) for
+// diagnosing a running router: `go tool pprof http://ADDR/debug/pprof/profile`.
+// Its own mux, so nothing else is exposed; bind it to loopback.
+func servePprof(addr string, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("-pprof: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Info("pprof listening", "addr", ln.Addr().String())
+	go func() {
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		if err := srv.Serve(ln); err != nil {
+			log.Error("pprof server stopped", "err", err)
+		}
+	}()
+	return nil
 }
