@@ -4,7 +4,7 @@
 GO ?= go
 FUZZTIME ?= 60s
 
-.PHONY: test deps lint unit run build bench fuzz soak
+.PHONY: test deps lint unit run build bench fuzz soak compare
 
 test: deps lint unit
 
@@ -50,3 +50,7 @@ fuzz:
 SOAKTIME ?= 10m
 soak:
 	$(GO) test -tags soak -run '^TestSoak$$' -count=1 -v -timeout 3h ./fuzz -soaktime $(SOAKTIME)
+
+# Side-by-side load test of wampd and nexus (bench/compare.sh; results in bench/results/).
+compare:
+	bash bench/compare.sh
