@@ -30,7 +30,7 @@ build:
 
 # Micro-benchmarks of the hot paths (see PERF.md for the figures and how to compare runs).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./codec ./engine ./netpoll
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./codec ./engine ./netpoll ./client ./bench
 
 # Opt-in long fuzzing: every fuzz target of every package that has one
 # (codec, netpoll, engine, fuzz...), FUZZTIME each. Not part of `make test`,
