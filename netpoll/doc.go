@@ -68,4 +68,14 @@
 // (RFC 7692) without context takeover. RawSocket (WAMP spec) on its own
 // listener and also on the WebSocket listener: its first byte, 0x7F, never
 // starts an HTTP request. TLS is not handled here (terminate it at a proxy).
+//
+// # Connection limit
+//
+// Config.MaxConnections defaults to the process's open-file limit less a
+// reserve (limits.go). gnet's acceptor stops for good when accept(2) fails
+// with EMFILE, so the router must never run out of descriptors: past the
+// limit a connection is refused at its handshake (RawSocket error 4, HTTP
+// 503), and past the limit plus a small slack it is closed as soon as it is
+// accepted. Server.Done reports an engine that stopped anyway (wampd then
+// exits non-zero, for its supervisor to restart it).
 package netpoll

@@ -43,7 +43,10 @@ type Config struct {
 	MaxPendingBytes int
 	// DisableCompression turns permessage-deflate off (it is on by default).
 	DisableCompression bool
-	// MaxConnections refuses connections beyond this count (0: unlimited).
+	// MaxConnections refuses connections beyond this count: RawSocket error
+	// 4 or HTTP 503 at the handshake, and a plain close at accept time once
+	// the count is well past it. 0 derives it from the process's open-file
+	// limit (see connectionLimit), negative means unlimited.
 	MaxConnections int
 	// HandshakeTimeout closes connections that have not completed their
 	// WebSocket or RawSocket handshake in time (default 10s).
@@ -130,6 +133,9 @@ func Listen(ctx context.Context, cfg Config, a Attacher) (*Server, error) {
 	}
 	if cfg.Loops <= 0 {
 		cfg.Loops = runtime.GOMAXPROCS(0)
+	}
+	if cfg.MaxConnections == 0 {
+		cfg.MaxConnections = connectionLimit()
 	}
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = 10 * time.Second
@@ -262,6 +268,21 @@ func boundAddr(eng gnet.Engine, name string) (*net.TCPAddr, error) {
 // configured), then the RawSocket listener.
 func (s *Server) Addrs() []net.Addr { return s.addrs }
 
+// Done is closed when the engine has stopped: after Stop, or on its own when
+// gnet gives up (for example when accept(2) fails with an error it cannot
+// retry). Err then says why; nil after a Stop.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Err is the engine's exit error, valid once Done is closed.
+func (s *Server) Err() error {
+	select {
+	case <-s.done:
+		return s.runErr
+	default:
+		return nil
+	}
+}
+
 // Stop closes the listeners and every connection (each Peer gets Closed) and
 // waits until the event loops have exited or ctx ends.
 func (s *Server) Stop(ctx context.Context) error {
@@ -294,7 +315,12 @@ func (s *Server) loopOf(el gnet.EventLoop) *loop {
 
 func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	s := h.s
-	s.conns.Add(1)
+	if n := s.conns.Add(1); s.cfg.MaxConnections > 0 && n > int64(s.cfg.MaxConnections)+acceptSlack {
+		// Far over the limit (a flood of connections that never finish
+		// their handshake): close at once, keeping file descriptors free.
+		// gnet still calls OnClose, which takes the count back down.
+		return nil, gnet.Close
+	}
 	c := &conn{
 		srv:    s,
 		lp:     s.loopOf(gc.EventLoop()),

@@ -168,7 +168,18 @@ func run(o options) error {
 		log.Info("wampd ready", "realm", o.realm, "anonymous", o.anonymous, "ticket_users", len(o.tickets))
 	}
 
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-srv.Done():
+		// The network engine stopped by itself: the router can no longer
+		// serve. Exit non-zero so a supervisor restarts it, rather than
+		// linger with no listener.
+		log.Error("network engine stopped", "err", srv.Err())
+		sctx, cancel := context.WithTimeout(context.Background(), o.shutdownGrace)
+		defer cancel()
+		router.Shutdown(sctx)
+		return fmt.Errorf("network engine stopped: %v", srv.Err())
+	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownGrace)
 	defer cancel()
