@@ -21,17 +21,17 @@ import (
 // Lock order: broker.mu → shard.mu and broker.mu → patternIndex.mu. The
 // event store's locks (broker_history.go) are taken alone.
 type broker struct {
-	r     *Router
-	rl    *realm // set by registerSubscriptionMeta: the realm meta events go to
-	exact *shardedMap[*subscription]
-	index patternIndex[*subscription]
+	r  *Router
+	rl *realm // set by registerSubscriptionMeta: the realm meta events go to
+	// uriTable files subscriptions by (match, topic); its patterns map is
+	// guarded by mu.
+	uriTable[*subscription]
 	// npatterns counts live pattern subscriptions: while it is zero a
 	// publish does not look at the tries at all.
 	npatterns atomic.Int64
 
-	mu       sync.Mutex
-	patterns map[patternKey]*subscription // prefix and wildcard, by (policy, pattern)
-	byID     map[codec.ID]*subscription   // every subscription, for the meta API
+	mu   sync.Mutex
+	byID map[codec.ID]*subscription // every subscription, for the meta API
 
 	// store keeps event history and retained events; nil when both are off.
 	store *eventStore
@@ -57,13 +57,13 @@ type member struct {
 }
 
 func newBroker(r *Router, rc *RealmConfig) *broker {
-	return &broker{
-		r:        r,
-		exact:    newShardedMap[*subscription](),
-		patterns: make(map[patternKey]*subscription),
-		byID:     make(map[codec.ID]*subscription),
-		store:    newEventStore(rc),
+	b := &broker{
+		r:     r,
+		byID:  make(map[codec.ID]*subscription),
+		store: newEventStore(rc),
 	}
+	b.uriTable.init()
+	return b
 }
 
 // subscribe adds s to the subscription of (policy, topic), creating it when
@@ -71,27 +71,14 @@ func newBroker(r *Router, rc *RealmConfig) *broker {
 func (b *broker) subscribe(s *session, policy MatchPolicy, topic []byte) (sub *subscription, m *member, created bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if policy == MatchExact {
-		sh := b.exact.shardOf(topic)
-		sh.mu.RLock()
-		sub = sh.m[string(topic)]
-		sh.mu.RUnlock()
-		if sub == nil {
-			sub = b.newSubscriptionLocked(policy, topic)
-			sh.mu.Lock()
-			sh.m[sub.topic] = sub
-			sh.mu.Unlock()
-			created = true
-		}
-	} else {
-		sub = b.patterns[patternKey{policy, string(topic)}]
-		if sub == nil {
-			sub = b.newSubscriptionLocked(policy, topic)
-			b.patterns[patternKey{policy, sub.topic}] = sub
-			b.index.add(policy, sub.topic, sub)
+	sub = b.lookupLocked(policy, string(topic))
+	if sub == nil {
+		sub = b.newSubscriptionLocked(policy, topic)
+		b.fileLocked(policy, sub.topic, sub)
+		if policy != MatchExact {
 			b.npatterns.Add(1)
-			created = true
 		}
+		created = true
 	}
 	if _, dup := s.subs[sub.id]; dup {
 		return sub, nil, created
@@ -131,17 +118,8 @@ func (b *broker) unsubscribe(s *session, sub *subscription) {
 	deleted := false
 	if len(next) == 0 && b.byID[sub.id] == sub {
 		delete(b.byID, sub.id)
-		if sub.match == MatchExact {
-			key := []byte(sub.topic)
-			sh := b.exact.shardOf(key)
-			sh.mu.Lock()
-			if sh.m[sub.topic] == sub {
-				delete(sh.m, sub.topic)
-			}
-			sh.mu.Unlock()
-		} else {
-			delete(b.patterns, patternKey{sub.match, sub.topic})
-			b.index.remove(sub.match, sub.topic, sub)
+		b.dropLocked(sub.match, sub.topic, sub)
+		if sub.match != MatchExact {
 			b.npatterns.Add(-1)
 		}
 		deleted = true
@@ -154,13 +132,11 @@ func (b *broker) unsubscribe(s *session, sub *subscription) {
 
 // lookup returns the subscription of (policy, topic), or nil.
 func (b *broker) lookup(policy MatchPolicy, topic string) *subscription {
-	if policy == MatchExact {
-		sub, _ := b.exact.get([]byte(topic))
-		return sub
+	if policy != MatchExact {
+		b.mu.Lock()
+		defer b.mu.Unlock()
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.patterns[patternKey{policy, topic}]
+	return b.lookupLocked(policy, topic)
 }
 
 // subscriptionByID returns the subscription with id, or nil.

@@ -20,13 +20,13 @@ import (
 //
 // Lock order: dealer.mu → shard.mu and dealer.mu → patternIndex.mu.
 type dealer struct {
-	r     *Router
-	exact *shardedMap[*registration]
-	index patternIndex[*registration]
+	r *Router
+	// uriTable files registrations by (match, procedure); its patterns map
+	// is guarded by mu.
+	uriTable[*registration]
 
-	mu       sync.Mutex
-	patterns map[patternKey]*registration // prefix and wildcard, by (policy, pattern)
-	byID     map[codec.ID]*registration   // every registration, for the meta API
+	mu   sync.Mutex
+	byID map[codec.ID]*registration // every registration, for the meta API
 }
 
 type patternKey struct {
@@ -203,12 +203,12 @@ func (r *registration) betterWildcard(b *registration) bool {
 }
 
 func newDealer(r *Router) *dealer {
-	return &dealer{
-		r:        r,
-		exact:    newShardedMap[*registration](),
-		patterns: make(map[patternKey]*registration),
-		byID:     make(map[codec.ID]*registration),
+	d := &dealer{
+		r:    r,
+		byID: make(map[codec.ID]*registration),
 	}
+	d.uriTable.init()
+	return d
 }
 
 // lookup finds the registration routing a call to uri: exact beats the
@@ -243,13 +243,11 @@ func (d *dealer) lookup(uri []byte) (*registration, bool) {
 // lookupPolicy finds the registration of exactly (match, uri) (meta API
 // wamp.registration.lookup).
 func (d *dealer) lookupPolicy(match MatchPolicy, uri string) *registration {
-	if match == MatchExact {
-		reg, _ := d.exact.get([]byte(uri))
-		return reg
+	if match != MatchExact {
+		d.mu.Lock()
+		defer d.mu.Unlock()
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.patterns[patternKey{match, uri}]
+	return d.lookupLocked(match, uri)
 }
 
 var uriProcedureExistsPolicy = []byte("wamp.error.procedure_exists_with_different_invocation_policy")
@@ -309,15 +307,7 @@ func (p *peer) register(s *session, m *codec.Message) {
 func (d *dealer) add(s *session, c *callee, uri []byte, match MatchPolicy, invoke InvokePolicy) (reg *registration, created bool, errURI []byte, why string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var sh *shard[*registration]
-	if match == MatchExact {
-		sh = d.exact.shardOf(uri)
-		sh.mu.RLock()
-		reg = sh.m[string(uri)]
-		sh.mu.RUnlock()
-	} else {
-		reg = d.patterns[patternKey{match, string(uri)}]
-	}
+	reg = d.lookupLocked(match, string(uri))
 	if reg != nil {
 		switch {
 		case reg.calleeOf(s) != nil:
@@ -344,18 +334,10 @@ func (d *dealer) add(s *session, c *callee, uri []byte, match MatchPolicy, invok
 	list := []*callee{c}
 	reg.callees.Store(&list)
 	d.byID[reg.id] = reg
-	switch match {
-	case MatchExact:
-		sh.mu.Lock()
-		sh.m[reg.procedure] = reg
-		sh.mu.Unlock()
-	case MatchWildcard:
+	if match == MatchWildcard {
 		reg.rank = wildcardRank(reg.procedure)
-		fallthrough
-	default:
-		d.patterns[patternKey{match, reg.procedure}] = reg
-		d.index.add(match, reg.procedure, reg)
 	}
+	d.fileLocked(match, reg.procedure, reg)
 	return reg, true, nil, ""
 }
 
@@ -379,18 +361,7 @@ func (d *dealer) remove(s *session, reg *registration) (was, deleted bool) {
 		return true, false
 	}
 	delete(d.byID, reg.id)
-	if reg.match == MatchExact {
-		key := []byte(reg.procedure)
-		sh := d.exact.shardOf(key)
-		sh.mu.Lock()
-		if sh.m[reg.procedure] == reg {
-			delete(sh.m, reg.procedure)
-		}
-		sh.mu.Unlock()
-	} else {
-		delete(d.patterns, patternKey{reg.match, reg.procedure})
-		d.index.remove(reg.match, reg.procedure, reg)
-	}
+	d.dropLocked(reg.match, reg.procedure, reg)
 	return true, true
 }
 

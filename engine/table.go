@@ -45,3 +45,60 @@ func (s *shardedMap[V]) get(key []byte) (V, bool) {
 	sh.mu.RUnlock()
 	return v, ok
 }
+
+// uriTable files the entries of one kind (subscriptions, registrations) by
+// match policy and URI: exact ones in the sharded map (the lookup on every
+// publish and call), patterns by (policy, pattern) plus the tries that
+// match them. Writers hold their owner's lock (broker.mu, dealer.mu), which
+// also guards patterns; exact lookups need only the shard's lock.
+type uriTable[V comparable] struct {
+	exact    *shardedMap[V]
+	index    patternIndex[V]
+	patterns map[patternKey]V
+}
+
+func (t *uriTable[V]) init() {
+	t.exact = newShardedMap[V]()
+	t.patterns = make(map[patternKey]V)
+}
+
+// lookupLocked returns the entry filed under (policy, uri). For a pattern
+// policy the owner's lock must be held.
+func (t *uriTable[V]) lookupLocked(policy MatchPolicy, uri string) V {
+	if policy == MatchExact {
+		v, _ := t.exact.get([]byte(uri))
+		return v
+	}
+	return t.patterns[patternKey{policy, uri}]
+}
+
+// fileLocked files v under (policy, uri). Owner's lock held.
+func (t *uriTable[V]) fileLocked(policy MatchPolicy, uri string, v V) {
+	if policy == MatchExact {
+		sh := t.exact.shardOf([]byte(uri))
+		sh.mu.Lock()
+		sh.m[uri] = v
+		sh.mu.Unlock()
+		return
+	}
+	t.patterns[patternKey{policy, uri}] = v
+	t.index.add(policy, uri, v)
+}
+
+// dropLocked takes v out of (policy, uri) if it is still the entry filed
+// there. Owner's lock held.
+func (t *uriTable[V]) dropLocked(policy MatchPolicy, uri string, v V) {
+	if policy == MatchExact {
+		sh := t.exact.shardOf([]byte(uri))
+		sh.mu.Lock()
+		if sh.m[uri] == v {
+			delete(sh.m, uri)
+		}
+		sh.mu.Unlock()
+		return
+	}
+	if t.patterns[patternKey{policy, uri}] == v {
+		delete(t.patterns, patternKey{policy, uri})
+	}
+	t.index.remove(policy, uri, v)
+}
