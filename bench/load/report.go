@@ -326,7 +326,7 @@ func comparePlots(dir string, get func(router, name string) *Result) ([]string, 
 	}
 
 	// Sweep: deliveries/s against the number of subscribers.
-	lc := &LineChart{Title: "Fan-out deliveries/s vs subscribers", XLabel: "subscribers (log)", YLabel: "deliveries/s", LogX: true}
+	lc := &LineChart{Title: "Fan-out deliveries/s vs subscribers (log scales)", XLabel: "subscribers", YLabel: "deliveries/s", LogX: true, LogY: true}
 	for _, r := range append(routers, "baseline") {
 		sw, err := readSweep(filepath.Join(dir, r, "fanout_sweep_subscribers.json"))
 		if err != nil {
