@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"os/exec"
@@ -21,7 +20,7 @@ func TestOpenFileLimit(t *testing.T) {
 	skipShort(t)
 	bin := routerBinary(t)
 	addr := freePort(t)
-	var stderr bytes.Buffer
+	var stderr lockedBuffer
 	// ulimit -n lowers the limit for wampd only (lowering needs no privilege).
 	cmd := exec.Command("bash", "-c", `ulimit -n 300 && exec "$0" -ws "$1" -rawsocket '' -log-level warn`, bin, addr)
 	cmd.Stderr = &stderr
