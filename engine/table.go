@@ -26,14 +26,20 @@ func newShardedMap[V any]() *shardedMap[V] {
 	return s
 }
 
-// shardOf hashes key with FNV-1a (no allocation, good enough spread for URIs).
+// shardOf picks key's shard.
 func (s *shardedMap[V]) shardOf(key []byte) *shard[V] {
+	return &s.shards[uriHash(key)%shardCount]
+}
+
+// uriHash is FNV-1a: no allocation, a good enough spread for URIs. The exact
+// maps and the match cache shard by it.
+func uriHash(uri []byte) uint32 {
 	h := uint32(2166136261)
-	for _, c := range key {
+	for _, c := range uri {
 		h ^= uint32(c)
 		h *= 16777619
 	}
-	return &s.shards[h%shardCount]
+	return h
 }
 
 // get looks key up under the shard's read lock. The map index with

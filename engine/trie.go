@@ -135,12 +135,7 @@ func (x *patternIndex[V]) remove(policy MatchPolicy, pattern string, v V) bool {
 // shared and must not be modified. A cache hit does not allocate.
 func (x *patternIndex[V]) match(uri []byte) []V {
 	gen := x.gen.Load()
-	h := uint32(2166136261)
-	for _, c := range uri {
-		h ^= uint32(c)
-		h *= 16777619
-	}
-	cs := &x.cache[h%cacheShards]
+	cs := &x.cache[uriHash(uri)%cacheShards]
 	cs.mu.RLock()
 	e, ok := cs.m[string(uri)]
 	cs.mu.RUnlock()

@@ -1,5 +1,7 @@
 package engine
 
+import "github.com/wampd/wampd/codec"
+
 // WAMP URIs the router sends. Byte slices are package-level so that building
 // an error message does not allocate.
 var (
@@ -21,33 +23,8 @@ var (
 
 // validURI checks the spec's loose URI rule for a concrete (exact-match)
 // URI: non-empty components separated by '.', no whitespace, no '#'.
-func validURI(u []byte) bool {
-	if len(u) == 0 {
-		return false
-	}
-	prev := byte('.')
-	for _, c := range u {
-		switch c {
-		case ' ', '\t', '\n', '\r', '\f', '\v', '#':
-			return false
-		case '.':
-			if prev == '.' {
-				return false
-			}
-		}
-		prev = c
-	}
-	return prev != '.'
-}
+func validURI(u []byte) bool { return codec.ValidURI(u, false, false) }
 
 // validPatternURI checks a prefix or wildcard pattern: like validURI, but
 // components may be empty (a wildcard component, or a prefix ending in '.').
-func validPatternURI(u []byte) bool {
-	for _, c := range u {
-		switch c {
-		case ' ', '\t', '\n', '\r', '\f', '\v', '#':
-			return false
-		}
-	}
-	return true
-}
+func validPatternURI(u []byte) bool { return codec.ValidURI(u, false, true) }

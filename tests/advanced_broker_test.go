@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -69,7 +71,7 @@ func TestAdvancedBrokerPython(t *testing.T) {
 	var clients []scenarioClient
 	for _, c := range pythonMix {
 		var scenarios []string
-		for _, sc := range sortedKeys(brokerScenarios) {
+		for _, sc := range slices.Sorted(maps.Keys(brokerScenarios)) {
 			if sc == "ppt" && (c.lib != "asyncio" || c.tc.transport != "rawsocket") {
 				continue // the raw client runs on asyncio streams over RawSocket
 			}

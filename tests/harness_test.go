@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -384,7 +385,7 @@ func runScenarios(t *testing.T, clients []scenarioClient, par int) {
 	for i := range clients {
 		c := &clients[i]
 		if c.scenarios == nil {
-			c.scenarios = sortedKeys(c.checks)
+			c.scenarios = slices.Sorted(maps.Keys(c.checks))
 		}
 		specs[i] = c.spec
 		specs[i].argv = append(slices.Clip(c.spec.argv), c.scenarios...)

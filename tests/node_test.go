@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -20,7 +22,7 @@ var nodeTransports = map[string][]transportCase{
 // nodeCases is every Node library with every transport and serializer it supports.
 func nodeCases() []clientCase {
 	var cases []clientCase
-	for _, lib := range sortedKeys(nodeTransports) {
+	for _, lib := range slices.Sorted(maps.Keys(nodeTransports)) {
 		for _, tc := range nodeTransports[lib] {
 			cases = append(cases, clientCase{lib, tc})
 		}

@@ -1,20 +1,10 @@
 package tests
 
 import (
-	"sort"
 	"strings"
 	"testing"
 	"time"
 )
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
 
 // transportCase is one way of reaching the router: transport + serializer.
 type transportCase struct {

@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -252,7 +253,7 @@ func (fc *fileConfig) engineRealms(path string) ([]engine.RealmConfig, error) {
 		if len(rf.Ticket) > 0 {
 			rc.Tickets = make(map[string]engine.TicketUser, len(rf.Ticket))
 		}
-		for _, id := range sortedKeys(rf.Ticket) {
+		for _, id := range slices.Sorted(maps.Keys(rf.Ticket)) {
 			u, f := rf.Ticket[id], fmt.Sprintf("%s.ticket.%s", at, id)
 			if id == "" {
 				return nil, bad(at+".ticket", "empty authid")
@@ -266,7 +267,7 @@ func (fc *fileConfig) engineRealms(path string) ([]engine.RealmConfig, error) {
 		if len(rf.WampCRA) > 0 {
 			rc.WampCRA = make(map[string]engine.WampCRAUser, len(rf.WampCRA))
 		}
-		for _, id := range sortedKeys(rf.WampCRA) {
+		for _, id := range slices.Sorted(maps.Keys(rf.WampCRA)) {
 			u, f := rf.WampCRA[id], fmt.Sprintf("%s.wampcra.%s", at, id)
 			switch {
 			case id == "":
@@ -288,7 +289,7 @@ func (fc *fileConfig) engineRealms(path string) ([]engine.RealmConfig, error) {
 			rc.Cryptosign = make(map[string]engine.CryptosignPrincipal, len(rf.Cryptosign))
 		}
 		keyOwner := map[string]string{}
-		for _, id := range sortedKeys(rf.Cryptosign) {
+		for _, id := range slices.Sorted(maps.Keys(rf.Cryptosign)) {
 			p, f := rf.Cryptosign[id], fmt.Sprintf("%s.cryptosign.%s", at, id)
 			if id == "" {
 				return nil, bad(at+".cryptosign", "empty authid")
@@ -341,7 +342,7 @@ func rolesAuthorizer(path, at string, roles map[string][]permissionFile) (engine
 		return &configError{path: path, field: field, msg: fmt.Sprintf(format, args...)}
 	}
 	authz := make(engine.StaticAuthorizer, len(roles))
-	for _, role := range sortedKeys(roles) {
+	for _, role := range slices.Sorted(maps.Keys(roles)) {
 		perms := make([]engine.Permission, 0, len(roles[role]))
 		for k, pf := range roles[role] {
 			f := fmt.Sprintf("%s.roles.%s[%d]", at, role, k)
@@ -389,15 +390,6 @@ func isHex(s string, n int) bool {
 		}
 	}
 	return true
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // realmFlags are the flags -config replaces.
