@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -220,6 +221,48 @@ type publication struct {
 	opts *pubOptions
 }
 
+// payloadFor returns the payload of m (the PUBLISH being routed) in
+// serializer k, transcoding it into p.pay[k] the first time k is asked for
+// during this publish: a publication matching several subscriptions is
+// transcoded once per serializer, not once per subscription. ok is false
+// when the payload cannot be carried in k. The cache lives in the peer, not
+// in publication: handing publication's contents to codec would move its
+// options to the heap.
+func (p *peer) payloadFor(m *codec.Message, k codec.Kind) (args, kw []byte, ok bool) {
+	if k == m.PayloadKind || (m.Args == nil && m.Kw == nil) {
+		return m.Args, m.Kw, true
+	}
+	c := &p.payCache
+	if !c.done[k] {
+		c.done[k] = true
+		c.args[k], c.kw[k] = nil, nil
+		b := p.pay[k][:0]
+		var err error
+		if m.Args != nil {
+			if b, err = codec.Transcode(b, k, codec.Raw{Kind: m.PayloadKind, Bytes: m.Args}); err != nil {
+				return nil, nil, false
+			}
+		}
+		na := len(b)
+		if m.Kw != nil {
+			if b, err = codec.Transcode(b, k, codec.Raw{Kind: m.PayloadKind, Bytes: m.Kw}); err != nil {
+				return nil, nil, false
+			}
+		}
+		p.pay[k] = b
+		if m.Args != nil {
+			c.args[k] = b[:na:na]
+		}
+		if m.Kw != nil {
+			c.kw[k] = b[na:]
+		}
+	}
+	if c.args[k] == nil && c.kw[k] == nil {
+		return nil, nil, false // transcoding failed the first time
+	}
+	return c.args[k], c.kw[k], true
+}
+
 // publish routes one PUBLISH. Every matching subscription (the exact one,
 // then prefix and wildcard ones) gets one EVENT, encoded at most once per
 // serializer in use among its subscribers; the same bytes are queued to
@@ -253,6 +296,7 @@ func (p *peer) publish(s *session, m *codec.Message) {
 		return
 	}
 	pe := publication{id: randomID(), from: s, msg: m, opts: &o}
+	p.payCache = payCache{} // a new payload: nothing transcoded yet
 	b := s.realm.broker
 	if sub, ok := b.exact.get(m.URI); ok {
 		p.fanout(sub, &pe, false)
@@ -284,13 +328,11 @@ func (p *peer) fanout(sub *subscription, pe *publication, pattern bool) {
 	if len(members) == 0 {
 		return
 	}
-	m := pe.msg
 	ev := &p.out
 	ev.Reset()
 	ev.Type = codec.Event
 	ev.Subscription = sub.id
 	ev.Publication = pe.id
-	ev.Args, ev.Kw, ev.PayloadKind = m.Args, m.Kw, m.PayloadKind
 	ev.Details.Fields = pe.appendDetails(ev.Details.Fields, pattern)
 	var exclude *session
 	if pe.opts.excludeMe {
@@ -312,7 +354,16 @@ func (p *peer) fanout(sub *subscription, pe *publication, pattern bool) {
 		}
 		if !built[k] {
 			built[k] = true
-			b, err := codec.Append(k, p.ev[k][:0], ev)
+			var err error
+			args, kw, ok := p.payloadFor(pe.msg, k)
+			if !ok {
+				err = errors.New("payload cannot be transcoded")
+			}
+			ev.Args, ev.Kw, ev.PayloadKind = args, kw, k
+			b := p.ev[k][:0]
+			if err == nil {
+				b, err = codec.Append(k, b, ev)
+			}
 			if err != nil {
 				// E.g. a payload that cannot be transcoded to k: those
 				// subscribers lose this event, the others still get it.
@@ -332,6 +383,7 @@ func (p *peer) fanout(sub *subscription, pe *publication, pattern bool) {
 	}
 	for k := range p.ev {
 		p.ev[k] = trimScratch(p.ev[k])
+		p.pay[k] = trimScratch(p.pay[k])
 	}
 }
 

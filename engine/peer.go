@@ -33,6 +33,11 @@ type peer struct {
 	out codec.Message
 	buf []byte
 	ev  [4][]byte // one EVENT frame per serializer, rebuilt per publish
+	// pay holds a publication's Arguments and ArgumentsKw transcoded to
+	// each other serializer (see payloadFor): transcoded once
+	// per publish, however many subscriptions match.
+	pay      [4][]byte
+	payCache payCache
 
 	// state is written under mu and read without it on the hot path.
 	state atomic.Int32
@@ -431,4 +436,10 @@ func (p *peer) beginShutdown() {
 	}
 	p.mu.Unlock()
 	p.conn.Close()
+}
+
+// payCache is what payloadFor has transcoded for the publish being routed.
+type payCache struct {
+	done     [4]bool
+	args, kw [4][]byte
 }
