@@ -129,12 +129,7 @@ func (c *conn) enqueue(hdr hdrBytes, payload []byte) bool {
 	}
 	if have+n > c.srv.cfg.MaxPendingBytes {
 		// Refuse; make sure the loop refreshes a possibly stale count.
-		wake := !c.dirty
-		c.dirty = true
-		c.mu.Unlock()
-		if wake {
-			c.lp.markDirty(c)
-		}
+		c.dirtyUnlock()
 		return false
 	}
 	if c.pending == nil {
@@ -142,12 +137,7 @@ func (c *conn) enqueue(hdr hdrBytes, payload []byte) bool {
 	}
 	c.pending.b = append(c.pending.b, hdr.b[:hdr.n]...)
 	c.pending.b = append(c.pending.b, payload...)
-	wake := !c.dirty
-	c.dirty = true
-	c.mu.Unlock()
-	if wake {
-		c.lp.markDirty(c)
-	}
+	c.dirtyUnlock()
 	return true
 }
 
@@ -168,6 +158,13 @@ func (c *conn) Close() {
 	}
 	c.closed = true
 	c.closing = true
+	c.dirtyUnlock()
+}
+
+// dirtyUnlock marks c as having output for its loop, releases c.mu (held by
+// the caller) and, if c was not marked yet, puts it on the loop's dirty
+// list: one markDirty per flush, however many frames are queued.
+func (c *conn) dirtyUnlock() {
 	wake := !c.dirty
 	c.dirty = true
 	c.mu.Unlock()
