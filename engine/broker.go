@@ -147,28 +147,13 @@ func (b *broker) subscriptionByID(id codec.ID) *subscription {
 	return b.byID[id]
 }
 
-// validTopic checks a SUBSCRIBE topic for its match policy: a pattern may
-// have empty components (wildcards, or a prefix ending in '.').
-func validTopic(policy MatchPolicy, topic []byte) bool {
-	if policy == MatchExact {
-		return validURI(topic)
-	}
-	return len(topic) > 0 && validPatternURI(topic)
-}
-
 func (p *peer) subscribe(s *session, m *codec.Message) {
-	policy := MatchExact
-	// A null match (wampy sends CBOR undefined for an unset option) is exact.
-	if raw, ok := m.Details.Lookup("match"); ok && !raw.IsNull() {
-		str, err := raw.Str(nil)
-		pol, known := parseMatch(str)
-		if err != nil || !known {
-			p.replyError(codec.Subscribe, m.Request, uriInvalidArgument, "unknown match policy (exact, prefix or wildcard)")
-			return
-		}
-		policy = pol
+	policy, ok := matchOption(m.Details)
+	if !ok {
+		p.replyError(codec.Subscribe, m.Request, uriInvalidArgument, "unknown match policy (exact, prefix or wildcard)")
+		return
 	}
-	if !validTopic(policy, m.URI) {
+	if !validURIFor(policy, m.URI) {
 		p.replyError(codec.Subscribe, m.Request, uriInvalidURI, "invalid topic URI")
 		return
 	}

@@ -64,6 +64,31 @@ var matchNames = [...]string{"exact", "prefix", "wildcard"}
 
 func (m MatchPolicy) String() string { return matchNames[m] }
 
+// matchOption reads the "match" option of SUBSCRIBE or REGISTER: absent
+// (or null: codec's lookups treat it as absent) means exact; ok is false for
+// anything but one of the policy names.
+func matchOption(d codec.Dict) (MatchPolicy, bool) {
+	raw, present := d.Lookup("match")
+	if !present {
+		return MatchExact, true
+	}
+	name, err := raw.Str(nil)
+	if err != nil {
+		return 0, false
+	}
+	return parseMatch(name)
+}
+
+// validURIFor checks a SUBSCRIBE topic or REGISTER procedure for its match
+// policy: a pattern may have empty components (wildcards, or a prefix ending
+// in '.'), but may not be empty.
+func validURIFor(policy MatchPolicy, uri []byte) bool {
+	if policy == MatchExact {
+		return validURI(uri)
+	}
+	return len(uri) > 0 && validPatternURI(uri)
+}
+
 func parseMatch(b []byte) (MatchPolicy, bool) {
 	for i, n := range matchNames {
 		if string(b) == n {
@@ -253,12 +278,11 @@ func (d *dealer) lookupPolicy(match MatchPolicy, uri string) *registration {
 var uriProcedureExistsPolicy = []byte("wamp.error.procedure_exists_with_different_invocation_policy")
 
 func (p *peer) register(s *session, m *codec.Message) {
-	match, invoke := MatchExact, InvokeSingle
-	if b, ok := m.Details.StringBytes("match", nil); ok {
-		if match, ok = parseMatch(b); !ok {
-			p.replyError(codec.Register, m.Request, uriInvalidArgument, "unknown match policy "+string(b))
-			return
-		}
+	invoke := InvokeSingle
+	match, ok := matchOption(m.Details)
+	if !ok {
+		p.replyError(codec.Register, m.Request, uriInvalidArgument, "unknown match policy (exact, prefix or wildcard)")
+		return
 	}
 	if b, ok := m.Details.StringBytes("invoke", nil); ok {
 		if invoke, ok = parseInvoke(b); !ok {
@@ -267,11 +291,7 @@ func (p *peer) register(s *session, m *codec.Message) {
 		}
 	}
 	disclose, _ := m.Details.Bool("disclose_caller")
-	valid := validURI(m.URI)
-	if match != MatchExact {
-		valid = len(m.URI) > 0 && validPatternURI(m.URI)
-	}
-	if !valid {
+	if !validURIFor(match, m.URI) {
 		p.replyError(codec.Register, m.Request, uriInvalidURI, "invalid procedure URI")
 		return
 	}
